@@ -1,0 +1,53 @@
+// `vhssl <command> [options]`: dispatches to one module per command under src/cli/commands.
+import { isUserError } from '../errors.ts';
+
+export interface Command {
+  summary: string;
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+// Lazily imported so that `vhssl inspect` does not load the training runtime.
+const commands: Record<string, () => Promise<Command>> = {
+  inspect: async () => (await import('./commands/inspect.ts')).command,
+};
+
+async function help(): Promise<string> {
+  const lines = ['usage: vhssl <command> [options]', '', 'commands:'];
+  for (const [name, load] of Object.entries(commands)) {
+    try {
+      lines.push(`  ${name.padEnd(12)} ${(await load()).summary}`);
+    } catch {
+      // A command whose module is not there yet is not listed.
+    }
+  }
+  lines.push('', 'Run `vhssl <command> --help` for the options of one command.');
+  return lines.join('\n');
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    console.log(await help());
+    return name === undefined ? 1 : 0;
+  }
+  const load = commands[name];
+  if (!load) {
+    console.error(`vhssl: unknown command "${name}" (commands: ${Object.keys(commands).join(', ')})`);
+    return 1;
+  }
+  try {
+    const command = await load();
+    if (rest.includes('--help') || rest.includes('-h')) {
+      console.log(`${command.summary}\n\nusage: ${command.usage}`);
+      return 0;
+    }
+    return await command.run(rest);
+  } catch (e) {
+    if (isUserError(e)) {
+      console.error(`vhssl ${name}: ${e.message}`);
+      return 1;
+    }
+    throw e;
+  }
+}
