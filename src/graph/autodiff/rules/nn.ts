@@ -1,0 +1,177 @@
+// Gradients of normalisations, convolutions and pooling (N, C, spatial…).
+import type { GraphBuilder } from '../../builder.ts';
+import type { Value } from '../../ir.ts';
+import { normAxis } from '../../shape.ts';
+import { tensor } from '../../tensor.ts';
+import type { GradCtx, GradRule } from '../rule.ts';
+
+/** dx of a normalisation given x̂ and 1/σ over `axes`: dx = (1/σ)·(dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂)) */
+function normBackward(b: GraphBuilder, dxhat: Value, xhat: Value, invStd: Value, axes: number[]): Value {
+  const m1 = b.ReduceMean(dxhat, axes, true);
+  const m2 = b.ReduceMean(b.Mul(dxhat, xhat), axes, true);
+  return b.Mul(invStd, b.Sub(b.Sub(dxhat, m1), b.Mul(xhat, m2)));
+}
+
+interface Window { strides: number[]; pads: number[]; dilations: number[]; kernel: number[] }
+
+function windowOf(g: GradCtx, kernel: readonly number[]): Window {
+  const n = kernel.length;
+  return {
+    kernel: [...kernel],
+    strides: [...g.ints('strides', Array<number>(n).fill(1))],
+    pads: [...g.ints('pads', Array<number>(2 * n).fill(0))],
+    dilations: [...g.ints('dilations', Array<number>(n).fill(1))],
+  };
+}
+
+/** output_padding that makes a ConvTranspose of `dy` land exactly on the forward input's spatial size. */
+function outputPadding(x: Value, dy: Value, w: Window): number[] {
+  const n = w.kernel.length;
+  return w.kernel.map((k, i) => {
+    const want = x.shape[i + 2] as number;
+    const got = w.strides[i]! * ((dy.shape[i + 2] as number) - 1) + w.dilations[i]! * (k - 1) + 1 - w.pads[i]! - w.pads[i + n]!;
+    return want - got;
+  });
+}
+
+/** Σ over every window that covers each input position of `dy` (a ConvTranspose with a ones kernel, per channel). */
+function scatterWindows(b: GraphBuilder, dy: Value, x: Value, w: Window): Value {
+  const [n, c] = [dy.shape[0] as number, dy.shape[1] as number];
+  const flat = b.Reshape(dy, [n * c, 1, ...dy.shape.slice(2)]);
+  const ones = b.constant(tensor(dy.dtype, [1, 1, ...w.kernel], new Array(w.kernel.reduce((p, q) => p * q, 1)).fill(1)));
+  const dx = b.ConvTranspose(flat, ones, null, { strides: w.strides, pads: w.pads, dilations: w.dilations, outputPadding: outputPadding(x, dy, w) });
+  return b.Reshape(dx, x.shape);
+}
+
+/** The number of non-padding input positions in each pooling window, as a (1, 1, out…) constant. */
+function windowCounts(x: Value, y: Value, w: Window): number[] {
+  const n = w.kernel.length;
+  const inDims = x.shape.slice(2) as number[];
+  const outDims = y.shape.slice(2) as number[];
+  const perAxis = outDims.map((o, i) =>
+    Array.from({ length: o }, (_, j) => {
+      const start = j * w.strides[i]! - w.pads[i]!;
+      let count = 0;
+      for (let k = 0; k < w.kernel[i]!; k++) {
+        const p = start + k * w.dilations[i]!;
+        if (p >= 0 && p < inDims[i]!) count++;
+      }
+      return count;
+    }),
+  );
+  const total = outDims.reduce((p, q) => p * q, 1);
+  const counts = new Array<number>(total);
+  for (let flat = 0; flat < total; flat++) {
+    let rem = flat;
+    let c = 1;
+    for (let i = n - 1; i >= 0; i--) {
+      c *= perAxis[i]![rem % outDims[i]!]!;
+      rem = Math.floor(rem / outDims[i]!);
+    }
+    counts[flat] = c;
+  }
+  return counts;
+}
+
+export const nnGrads = {
+  LayerNormalization: (g) => {
+    const { b, x, y, dy, wants } = g;
+    const v = x[0]!;
+    if (dy[1] || dy[2]) throw new Error(`${g.node.name}: gradients through the Mean/InvStdDev outputs are not supported`);
+    const axis = normAxis(g.int('axis', -1), v.shape.length)!;
+    const axes = Array.from({ length: v.shape.length - axis }, (_, i) => axis + i);
+    const mean = b.Cast(y[1]!, v.dtype);
+    const invStd = b.Cast(y[2]!, v.dtype);
+    const xhat = b.Mul(b.Sub(v, mean), invStd);
+    const d = dy[0]!;
+    return [
+      wants[0] ? normBackward(b, b.Mul(d, x[1]!), xhat, invStd, axes) : undefined,
+      wants[1] ? b.Mul(d, xhat) : undefined,
+      wants[2] ? d : undefined,
+    ];
+  },
+  // Training mode normalises with the batch statistics (recomputed here); inference mode with the running ones.
+  // The running mean and variance (inputs 3, 4 and outputs 1, 2) are state, not differentiable.
+  BatchNormalization: (g) => {
+    const { b, x, dy, wants } = g;
+    const v = x[0]!;
+    const rank = v.shape.length;
+    const axes = [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
+    const perChannel = (t: Value) => b.Reshape(t, [1, v.shape[1]!, ...Array<number>(rank - 2).fill(1)]);
+    const eps = b.scalarLike(g.float('epsilon', 1e-5), v);
+    const d = dy[0];
+    if (!d) return [];
+    const training = g.int('training_mode', 0) === 1;
+    let mean: Value;
+    let variance: Value;
+    if (training) {
+      mean = b.ReduceMean(v, axes, true);
+      const centred = b.Sub(v, mean);
+      variance = b.ReduceMean(b.Mul(centred, centred), axes, true);
+    } else {
+      mean = perChannel(x[3]!);
+      variance = perChannel(x[4]!);
+    }
+    const invStd = b.Reciprocal(b.Sqrt(b.Add(variance, eps)));
+    const xhat = b.Mul(b.Sub(v, mean), invStd);
+    const dxhat = b.Mul(d, perChannel(x[1]!));
+    return [
+      wants[0] ? (training ? normBackward(b, dxhat, xhat, invStd, axes) : b.Mul(dxhat, invStd)) : undefined,
+      wants[1] ? b.ReduceSum(b.Mul(d, xhat), axes, false) : undefined,
+      wants[2] ? b.ReduceSum(d, axes, false) : undefined,
+      undefined,
+      undefined,
+    ];
+  },
+  Conv: (g) => {
+    const { b, x, dy, wants } = g;
+    const [v, w] = [x[0]!, x[1]!];
+    const d = dy[0]!;
+    const group = g.int('group', 1);
+    const win = windowOf(g, g.ints('kernel_shape', w.shape.slice(2) as number[]));
+    const spatial = win.kernel.length;
+    // dX = ConvTranspose(dY, W): W (O, C/g, k…) is already ConvTranspose's (C_in, C_out/g, k…) layout.
+    const dX = wants[0]
+      ? b.ConvTranspose(d, w, null, { strides: win.strides, pads: win.pads, dilations: win.dilations, group, outputPadding: outputPadding(v, d, win) })
+      : undefined;
+    let dW: Value | undefined;
+    if (wants[1]) {
+      // dW[o, c, k] = Σ_n,s X[n, g·Cg + c, s·stride + k·dil - pad] · dY[n, o, s]: a conv of X (channels as batch,
+      // batch as channels) with dY as the kernel, strides and dilations swapped, group g; then cropped to k.
+      const [n, cin] = [v.shape[0] as number, v.shape[1] as number];
+      const cg = cin / group;
+      const rest = v.shape.slice(2) as number[];
+      const xg = b.Reshape(v, [n, group, cg, ...rest]);
+      const xt = b.Reshape(b.Transpose(xg, [2, 1, 0, ...rest.map((_, i) => i + 3)]), [cg, group * n, ...rest]);
+      const dyt = b.Transpose(d, [1, 0, ...rest.map((_, i) => i + 2)]);
+      const full = b.Conv(xt, dyt, null, { strides: win.dilations, dilations: win.strides, pads: win.pads, group });
+      const out = full.shape.slice(2) as number[];
+      const cropped = out.every((o, i) => o === win.kernel[i]) ? full : b.Slice(full, Array<number>(spatial).fill(0), win.kernel, win.kernel.map((_, i) => i + 2));
+      dW = b.Transpose(cropped, [1, 0, ...rest.map((_, i) => i + 2)]);
+    }
+    const dB = wants[2] ? b.ReduceSum(d, [0, ...Array.from({ length: spatial }, (_, i) => i + 2)], false) : undefined;
+    return [dX, dW, dB];
+  },
+  // The Indices output holds flat positions into X (over N·C·spatial): scatter-add dY there.
+  MaxPool: (g) => {
+    const { b, x, y, dy } = g;
+    const v = x[0]!;
+    const indices = y[1] ?? b.MaxPool(v, { kernel: g.ints('kernel_shape'), strides: g.ints('strides', []), pads: g.ints('pads', []) }).indices;
+    const total = v.shape.reduce<number>((p, q) => p * (q as number), 1);
+    const zeros = b.ConstantOfShape(b.ints([total]), 0, v.dtype);
+    const flat = b.ScatterElements(zeros, b.Reshape(indices, [-1]), b.Reshape(dy[0]!, [-1]), 0, 'add');
+    return [b.Reshape(flat, v.shape)];
+  },
+  // Each output spreads dY / count evenly over its window.
+  AveragePool: (g) => {
+    const { b, x, y, dy } = g;
+    const v = x[0]!;
+    const win = windowOf(g, g.ints('kernel_shape'));
+    const k = win.kernel.reduce((p, q) => p * q, 1);
+    const padded = win.pads.some((p) => p !== 0) && g.int('count_include_pad', 0) === 0;
+    const divisor = padded
+      ? b.constant(tensor(v.dtype, [1, 1, ...(y[0]!.shape.slice(2) as number[])], windowCounts(v, y[0]!, win)))
+      : b.scalarLike(k, v);
+    return [scatterWindows(b, b.Div(dy[0]!, divisor), v, win)];
+  },
+} satisfies Record<string, GradRule>;

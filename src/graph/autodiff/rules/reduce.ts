@@ -1,0 +1,53 @@
+// Gradients of reductions and of softmax / log-softmax over one axis.
+import type { GraphBuilder } from '../../builder.ts';
+import type { Value } from '../../ir.ts';
+import { normAxis, product } from '../../shape.ts';
+import type { GradCtx, GradRule } from '../rule.ts';
+
+/** The reduced axes (all axes when the axes input is omitted), normalised and sorted. */
+function axesOf(g: GradCtx): number[] {
+  const x = g.x[0]!;
+  const axes = g.x[1]?.known ? g.x[1].known.map((a) => normAxis(Number(a), x.shape.length)!) : x.shape.map((_, i) => i);
+  return [...axes].sort((a, b) => a - b);
+}
+
+/** dy with the reduced axes restored as size-1 axes (a no-op when keepdims = 1). */
+function keepdims(g: GradCtx, d: Value): Value {
+  return g.int('keepdims', 1) === 1 ? d : g.b.Unsqueeze(d, axesOf(g));
+}
+
+function expandTo(b: GraphBuilder, d: Value, like: Value): Value {
+  return b.Expand(d, b.shapeValue(like.shape, like));
+}
+
+export const reduceGrads = {
+  ReduceSum: (g) => [expandTo(g.b, keepdims(g, g.dy[0]!), g.x[0]!), undefined],
+  ReduceMean: (g) => {
+    const x = g.x[0]!;
+    const count = product(axesOf(g).map((a) => x.shape[a]!));
+    if (typeof count !== 'number') throw new Error(`${g.node.name}: ReduceMean gradient over a symbolic axis is not supported`);
+    return [expandTo(g.b, g.b.Div(keepdims(g, g.dy[0]!), g.b.scalarLike(count, x)), x), undefined];
+  },
+  // Ties share the gradient equally: dx = dy·[x = max] / #max
+  ReduceMax: (g) => {
+    const { b } = g;
+    const x = g.x[0]!;
+    const y = keepdims(g, g.y[0]!);
+    const mask = b.Cast(b.Equal(x, y), x.dtype);
+    const count = b.ReduceSum(mask, axesOf(g), true);
+    return [b.Mul(mask, b.Div(keepdims(g, g.dy[0]!), count)), undefined];
+  },
+  // y = softmax(x): dx = y·(dy - Σ dy·y)
+  Softmax: (g) => {
+    const { b } = g;
+    const y = g.y[0]!;
+    const axis = g.int('axis', -1);
+    return [b.Mul(y, b.Sub(g.dy[0]!, b.ReduceSum(b.Mul(g.dy[0]!, y), [axis], true)))];
+  },
+  // y = log softmax(x): dx = dy - exp(y)·Σ dy
+  LogSoftmax: (g) => {
+    const { b } = g;
+    const axis = g.int('axis', -1);
+    return [b.Sub(g.dy[0]!, b.Mul(b.Exp(g.y[0]!), b.ReduceSum(g.dy[0]!, [axis], true)))];
+  },
+} satisfies Record<string, GradRule>;

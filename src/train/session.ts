@@ -1,0 +1,74 @@
+// onnxruntime-node sessions: threads set explicitly (ORT's default is 1 here), execution providers chosen by name
+// with a clear error (never a silent fallback), and feeds checked by name (ORT silently ignores unknown names).
+import { existsSync } from 'node:fs';
+import os from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { UserError } from '../errors.ts';
+import type { DType, TypedArray } from '../graph/dtype.ts';
+import type { Tensor } from '../graph/tensor.ts';
+
+export type ExecutionProvider = 'cpu' | 'cuda' | 'webgpu';
+
+export interface SessionOptions {
+  ep?: ExecutionProvider;
+  /** Intra-op threads (default: the machine's cores). */
+  threads?: number;
+}
+
+const HOW_TO: Record<ExecutionProvider, string> = {
+  cpu: '',
+  cuda:
+    'the CUDA provider is not installed: on a machine with CUDA 12 and internet access run ' +
+    '`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (see README, "GPU")',
+  webgpu: 'this onnxruntime-node build has no WebGPU provider',
+};
+
+/** Checks that `ep` is usable here; throws a UserError that says how to get it otherwise. */
+export function checkProvider(ep: ExecutionProvider): void {
+  const backends = ort.listSupportedBackends?.() ?? [{ name: 'cpu', bundled: true }];
+  const found = backends.find((b) => b.name === ep);
+  if (!found) throw new UserError(`--ep ${ep}`, 'unknown execution provider', 'use cpu, cuda or webgpu');
+  if (ep === 'cuda' && !found.bundled && !cudaInstalled()) throw new UserError(`--ep ${ep}`, HOW_TO.cuda);
+}
+
+/** The CUDA provider library sits beside libonnxruntime when `ONNXRUNTIME_NODE_INSTALL=cuda12` installed it. */
+function cudaInstalled(): boolean {
+  const lib = new URL('../../node_modules/onnxruntime-node/bin/napi-v6/linux/x64/libonnxruntime_providers_cuda.so', import.meta.url);
+  return existsSync(lib);
+}
+
+export async function createSession(model: Uint8Array | string, o: SessionOptions = {}): Promise<ort.InferenceSession> {
+  const ep = o.ep ?? 'cpu';
+  if (ep !== 'cpu') checkProvider(ep);
+  return ort.InferenceSession.create(model as Uint8Array, {
+    executionProviders: [ep],
+    intraOpNumThreads: o.threads ?? os.availableParallelism(),
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+}
+
+export function toOrt(t: Tensor): ort.Tensor {
+  if (t.dtype === 'bfloat16') throw new Error('bfloat16 tensors cannot be fed to onnxruntime-node');
+  return new ort.Tensor(t.dtype, t.data as never, t.shape as number[]);
+}
+
+export function fromOrt(t: ort.Tensor): Tensor {
+  return { dtype: t.type as DType, shape: [...t.dims], data: t.data as TypedArray };
+}
+
+/** Runs `session` after checking that the feeds are exactly its inputs (ORT would ignore a misspelt name). */
+export async function runChecked(
+  session: ort.InferenceSession,
+  feeds: Record<string, ort.Tensor>,
+  fetches?: readonly string[],
+): Promise<Record<string, ort.Tensor>> {
+  const expected = new Set(session.inputNames);
+  const unknown = Object.keys(feeds).filter((k) => !expected.has(k));
+  const missing = session.inputNames.filter((k) => !(k in feeds));
+  if (unknown.length || missing.length) {
+    throw new Error(`session run: ${unknown.length ? `unknown feeds [${unknown.join(', ')}]` : ''}${unknown.length && missing.length ? '; ' : ''}${missing.length ? `missing feeds [${missing.join(', ')}]` : ''}`);
+  }
+  return fetches ? session.run(feeds, fetches as string[]) : session.run(feeds);
+}
