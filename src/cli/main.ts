@@ -10,6 +10,7 @@ export interface Command {
 // Lazily imported so that `vhssl inspect` does not load the training runtime.
 const commands: Record<string, () => Promise<Command>> = {
   inspect: async () => (await import('./commands/inspect.ts')).command,
+  prepare: async () => (await import('./commands/prepare.ts')).command,
 };
 
 async function help(): Promise<string> {

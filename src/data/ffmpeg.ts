@@ -1,0 +1,240 @@
+// ffmpeg as the one video decoder: finding the binaries, probing a file, and streaming raw rgb24 frames from its
+// stdout into a (T, H, W, 3) uint8 array. Every failure is a UserError that names the file; every child is reaped.
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { UserError } from '../errors.ts';
+
+const require = createRequire(import.meta.url);
+
+export interface Binaries {
+  ffmpeg: string;
+  ffprobe: string;
+}
+
+function locate(env: string, pkg: string, name: string): string {
+  const explicit = process.env[env];
+  if (explicit) {
+    if (!existsSync(explicit)) throw new UserError(env, `${explicit} does not exist`, `unset ${env} to use the bundled ${name}`);
+    return explicit;
+  }
+  try {
+    const path = (require(pkg) as { path: string }).path;
+    if (existsSync(path)) return path;
+  } catch {
+    // Package absent or built for another platform: fall back to the system binary.
+  }
+  const which = spawnSync(name, ['-version'], { stdio: 'ignore' });
+  if (which.error === undefined && which.status === 0) return name;
+  throw new UserError(name, 'no binary found', `set ${env}, install ${pkg}, or put ${name} on PATH`);
+}
+
+let cached: Binaries | undefined;
+
+/** FFMPEG_PATH / FFPROBE_PATH, else the npm-shipped static binaries, else `ffmpeg` / `ffprobe` on PATH. */
+export function binaries(): Binaries {
+  cached ??= {
+    ffmpeg: locate('FFMPEG_PATH', '@ffmpeg-installer/ffmpeg', 'ffmpeg'),
+    ffprobe: locate('FFPROBE_PATH', '@ffprobe-installer/ffprobe', 'ffprobe'),
+  };
+  return cached;
+}
+
+export interface ProbeResult {
+  /** seconds; NaN when the container does not say (a still image). */
+  duration: number;
+  /** frames per second (average); NaN when unknown. */
+  fps: number;
+  /** frame count from the container, else round(duration·fps), else 1 for a still image. */
+  frames: number;
+  /** stored size, before rotation. */
+  width: number;
+  height: number;
+  /** degrees clockwise to display upright; ffmpeg applies it when decoding, so displayed size swaps at ±90. */
+  rotation: number;
+  codec: string;
+}
+
+/** Missing and empty files are caught before ffmpeg runs, with their own messages. */
+function checkFile(file: string): void {
+  let size: number;
+  let regular: boolean;
+  try {
+    const st = statSync(file);
+    size = st.size;
+    regular = st.isFile();
+  } catch {
+    throw new UserError(file, 'no such file');
+  }
+  if (regular && size === 0) throw new UserError(file, 'file is empty (0 bytes)');
+}
+
+/** The first ffmpeg log line that says what went wrong, without the "[demuxer @ 0x…]" prefix noise. */
+function firstError(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/, '').trim()).filter(Boolean);
+  return lines[0] ?? 'no diagnostic from ffmpeg';
+}
+
+const ratio = (r: string | undefined): number => {
+  if (!r) return NaN;
+  const [n, d] = r.split('/').map(Number);
+  return d === undefined ? n! : d === 0 ? NaN : n! / d;
+};
+
+interface FfprobeStream {
+  codec_type?: string;
+  codec_name?: string;
+  codec_tag_string?: string;
+  width?: number;
+  height?: number;
+  avg_frame_rate?: string;
+  r_frame_rate?: string;
+  nb_frames?: string;
+  duration?: string;
+  tags?: Record<string, string>;
+  side_data_list?: { rotation?: number }[];
+}
+
+function run(bin: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+/** ffprobe's JSON for the first video stream. */
+export async function probe(file: string, timeoutMs = 30_000): Promise<ProbeResult> {
+  checkFile(file);
+  const args = ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', '-select_streams', 'v:0', file];
+  const { code, stdout, stderr } = await run(binaries().ffprobe, args, timeoutMs);
+  if (code === null) throw new UserError(file, `probing stalled for ${timeoutMs / 1000} s (ffprobe killed)`);
+  if (code !== 0) throw new UserError(file, `not a readable video (corrupt or truncated): ${firstError(stderr)}`);
+  const json = JSON.parse(stdout) as { streams?: FfprobeStream[]; format?: { duration?: string; format_name?: string } };
+  const s = json.streams?.[0];
+  if (!s || s.codec_type !== 'video') throw new UserError(file, 'has no video stream');
+  if (!s.codec_name || s.codec_name === 'none') {
+    throw new UserError(file, `unsupported codec (tag "${s.codec_tag_string ?? '?'}"): ffmpeg has no decoder for it`);
+  }
+  const duration = Number(s.duration ?? json.format?.duration ?? NaN);
+  const fps = ratio(s.avg_frame_rate) || ratio(s.r_frame_rate);
+  const still = /_pipe$|^image2$/.test(json.format?.format_name ?? '');
+  const nb = Number(s.nb_frames ?? NaN);
+  const frames = nb > 0 ? nb : still ? 1 : Number.isFinite(duration * fps) ? Math.round(duration * fps) : NaN;
+  const rot = s.side_data_list?.find((d) => d.rotation !== undefined)?.rotation ?? Number(s.tags?.rotate ?? 0);
+  // ffprobe's display-matrix rotation is counter-clockwise; the legacy `rotate` tag is clockwise.
+  const rotation = (((s.side_data_list?.some((d) => d.rotation !== undefined) ? -rot : rot) % 360) + 360) % 360;
+  return { duration, fps, frames, width: s.width ?? 0, height: s.height ?? 0, rotation, codec: s.codec_name };
+}
+
+/** Displayed (width, height) after ffmpeg's automatic rotation. */
+export function displaySize(p: ProbeResult): { width: number; height: number } {
+  return p.rotation === 90 || p.rotation === 270 ? { width: p.height, height: p.width } : { width: p.width, height: p.height };
+}
+
+export interface DecodeOptions {
+  /** output size; ffmpeg scales (bicubic) to exactly this. */
+  width: number;
+  height: number;
+  /** resample to this frame rate (ffmpeg's fps filter: drops/duplicates frames); default native. */
+  fps?: number;
+  /** seek to this many seconds before decoding. */
+  start?: number;
+  maxFrames?: number;
+  /** kill ffmpeg when no bytes arrive for this long. */
+  timeoutMs?: number;
+  /** frames the container promises; decoding fewer than 90 % of them is reported as truncation. */
+  expectFrames?: number;
+  threads?: number;
+}
+
+export interface Frames {
+  /** (T, H, W, 3) rgb24 */
+  data: Uint8Array;
+  frames: number;
+  height: number;
+  width: number;
+}
+
+function reap(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('close', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+/** Streams ffmpeg's rgb24 output into one (T, H, W, 3) buffer, grown by doubling; no temporary files. */
+export async function decodeFrames(file: string, o: DecodeOptions): Promise<Frames> {
+  checkFile(file);
+  const { width: W, height: H } = o;
+  if (!(Number.isInteger(W) && Number.isInteger(H) && W > 0 && H > 0)) {
+    throw new RangeError(`decodeFrames: size must be positive integers, got ${W}x${H}`);
+  }
+  const timeoutMs = o.timeoutMs ?? 60_000;
+  const filters = [...(o.fps ? [`fps=${o.fps}`] : []), `scale=${W}:${H}:flags=bicubic`];
+  const args = ['-nostdin', '-v', 'error', '-threads', String(o.threads ?? 0)];
+  if (o.start) args.push('-ss', String(o.start));
+  args.push('-i', file, '-map', '0:v:0', '-vf', filters.join(','), '-pix_fmt', 'rgb24', '-f', 'rawvideo');
+  if (o.maxFrames !== undefined) args.push('-frames:v', String(o.maxFrames));
+  args.push('pipe:1');
+
+  const frameBytes = W * H * 3;
+  let buf = new Uint8Array(frameBytes * Math.max(1, Math.min(o.maxFrames ?? o.expectFrames ?? 16, 4096)));
+  let used = 0;
+  let stderr = '';
+  const child = spawn(binaries().ffmpeg, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stalled = false;
+  let timer = setTimeout(() => ((stalled = true), child.kill('SIGKILL')), timeoutMs);
+  const touch = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => ((stalled = true), child.kill('SIGKILL')), timeoutMs);
+  };
+  child.stderr!.setEncoding('utf8').on('data', (s: string) => {
+    if (stderr.length < 65536) stderr += s;
+  });
+  child.stdout!.on('data', (chunk: Buffer) => {
+    touch();
+    if (used + chunk.length > buf.length) {
+      const grown = new Uint8Array(Math.max(buf.length * 2, used + chunk.length));
+      grown.set(buf.subarray(0, used));
+      buf = grown;
+    }
+    buf.set(chunk, used);
+    used += chunk.length;
+  });
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.on('error', reject);
+      child.on('close', (c) => resolve(c));
+    });
+    if (stalled) throw new UserError(file, `decoding stalled: no output for ${timeoutMs / 1000} s (ffmpeg killed)`);
+    if (code !== 0) {
+      const msg = firstError(stderr);
+      if (/Decoder \(codec .*\) not found/.test(msg)) throw new UserError(file, `unsupported codec: ${msg}`);
+      throw new UserError(file, `decoding failed (corrupt or truncated): ${msg}`);
+    }
+  } finally {
+    clearTimeout(timer);
+    await reap(child);
+  }
+  const frames = Math.floor(used / frameBytes);
+  if (frames === 0) throw new UserError(file, `no frames decoded: ${firstError(stderr)}`);
+  const e = o.expectFrames;
+  if (e !== undefined && Number.isFinite(e) && frames < 0.9 * e - 1) {
+    throw new UserError(file, `truncated: decoded ${frames} of ${e} frames`, firstError(stderr));
+  }
+  const data = buf.length === frames * frameBytes ? buf : buf.slice(0, frames * frameBytes);
+  return { data, frames, height: H, width: W };
+}

@@ -1,0 +1,43 @@
+// Kinetics-400: CSV rows "label,youtube_id,time_start,time_end,split[,is_cc]" (any *.csv under --src, e.g.
+// annotations/train.csv, validate.csv); the clip is the file "<youtube_id>_<start:06>_<end:06>.<ext>" anywhere under
+// --src. Classes: the sorted set of labels. A split without labels (test) gets label −1.
+import { readFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { UserError } from '../../errors.ts';
+import { byId, csvFields, VIDEO_EXT, walk, type Entry, type Layout } from './types.ts';
+
+const SPLIT_NAMES: Record<string, string> = { validate: 'val', validation: 'val', valid: 'val' };
+
+export function k400(src: string, splits?: string[]): Layout {
+  const csvs = walk(src, /\.csv$/i);
+  if (csvs.length === 0) throw new UserError(src, 'no annotation CSV found', 'expected files with "label,youtube_id,time_start,time_end,split"');
+  const rows: { label: string; id: string; split: string }[] = [];
+  for (const csv of csvs) {
+    const path = join(src, csv);
+    const [header, ...body] = readFileSync(path, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+    const cols = csvFields(header ?? '');
+    const at = (name: string) => cols.indexOf(name);
+    if (at('youtube_id') < 0 || at('time_start') < 0 || at('time_end') < 0) {
+      throw new UserError(path, `not a Kinetics annotation CSV (header "${header}")`, 'expected label,youtube_id,time_start,time_end,split');
+    }
+    const fallback = basename(csv).replace(/\.csv$/i, '');
+    for (const line of body) {
+      const f = csvFields(line);
+      const pad = (s: string) => String(Math.round(Number(s))).padStart(6, '0');
+      const raw = (at('split') >= 0 ? f[at('split')] : fallback) ?? fallback;
+      rows.push({
+        label: at('label') >= 0 ? (f[at('label')] ?? '') : '',
+        id: `${f[at('youtube_id')]}_${pad(f[at('time_start')]!)}_${pad(f[at('time_end')]!)}`,
+        split: SPLIT_NAMES[raw] ?? raw,
+      });
+    }
+  }
+  const classes = [...new Set(rows.map((r) => r.label).filter(Boolean))].sort();
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const files = new Map<string, string>();
+  for (const rel of walk(src, VIDEO_EXT)) files.set(basename(rel).replace(VIDEO_EXT, ''), join(src, rel));
+  const entries: Entry[] = rows
+    .filter((r) => !splits || splits.includes(r.split))
+    .map((r) => ({ id: r.id, src: files.get(r.id) ?? join(src, r.split, `${r.id}.mp4`), label: index.get(r.label) ?? -1, split: r.split }));
+  return { classes, entries: entries.sort(byId) };
+}

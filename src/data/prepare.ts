@@ -1,0 +1,147 @@
+// Turns a parsed dataset layout into a store: bounded parallel decode, serialised fsynced appends, a report line per
+// unreadable video, resumable (done ids are skipped), and `--shard i/n` selecting every n-th video from the i-th.
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import cliProgress from 'cli-progress';
+import { UserError } from '../errors.ts';
+import { decodeFrames, displaySize, probe } from './ffmpeg.ts';
+import type { Entry, Layout } from './layouts/types.ts';
+import { StoreWriter, writeJsonAtomic, type VideoRecord } from './store.ts';
+
+export type SizeSpec = { kind: 'native' } | { kind: 'short'; side: number } | { kind: 'exact'; width: number; height: number };
+
+export interface PrepareOptions {
+  out: string;
+  size: SizeSpec;
+  fps?: number;
+  jobs: number;
+  shard?: { index: number; count: number };
+  shardBytes: number;
+  verify: boolean;
+  timeoutMs: number;
+  progress: boolean;
+}
+
+export interface Failure {
+  id: string;
+  src: string;
+  error: string;
+}
+
+export interface Summary {
+  dataset: string;
+  shard: string | null;
+  classes: number;
+  selected: number;
+  done: number;
+  alreadyDone: number;
+  preparedNow: number;
+  failed: number;
+  droppedOnResume: number;
+  splits: Record<string, { videos: number; frames: number; bytes: number }>;
+  options: { size: SizeSpec; fps: number | null };
+}
+
+/** (width, height) of the stored frames for a displayed size (w, h). */
+export function outputSize(size: SizeSpec, w: number, h: number): { width: number; height: number } {
+  if (size.kind === 'exact') return { width: size.width, height: size.height };
+  if (size.kind === 'native') return { width: w, height: h };
+  const s = size.side;
+  return w <= h ? { width: s, height: Math.max(1, Math.round((h * s) / w)) } : { width: Math.max(1, Math.round((w * s) / h)), height: s };
+}
+
+export const shardTag = (shard?: { index: number; count: number }): string => (shard ? `-${shard.index}of${shard.count}` : '');
+
+async function prepareOne(e: Entry, o: PrepareOptions): Promise<{ meta: Omit<VideoRecord, 'shard' | 'offset' | 'bytes' | 'crc'>; data: Uint8Array }> {
+  const p = await probe(e.src, o.timeoutMs);
+  const { width, height } = outputSize(o.size, displaySize(p).width, displaySize(p).height);
+  const still = p.frames === 1 && !Number.isFinite(p.duration);
+  const fps = still ? undefined : o.fps;
+  const expectFrames = fps ? Math.round(p.duration * fps) : p.frames;
+  const f = await decodeFrames(e.src, { width, height, fps, timeoutMs: o.timeoutMs, expectFrames, threads: 1 });
+  const storedFps = fps ?? (Number.isFinite(p.fps) && !still ? p.fps : null);
+  return { meta: { id: e.id, label: e.label, split: e.split, frames: f.frames, height, width, fps: storedFps, src: e.src }, data: f.data };
+}
+
+/** Prepares `layout` into `o.out`; returns the summary (also written as summary<tag>.json). */
+export async function prepare(dataset: string, layout: Layout, o: PrepareOptions, log: (line: string) => void = () => {}): Promise<Summary> {
+  mkdirSync(o.out, { recursive: true });
+  const classesFile = join(o.out, 'classes.json');
+  if (existsSync(classesFile)) {
+    const old = readFileSync(classesFile, 'utf8');
+    if (JSON.stringify(JSON.parse(old)) !== JSON.stringify(layout.classes)) {
+      throw new UserError(classesFile, 'the store in --out was prepared with another class list', 'use a new --out for another dataset');
+    }
+  } else writeJsonAtomic(classesFile, layout.classes);
+
+  const tag = shardTag(o.shard);
+  const ids = new Set<string>();
+  for (const e of layout.entries) {
+    if (ids.has(e.id)) throw new UserError(e.src, `duplicate video id "${e.id}"`, 'every video of a dataset needs a unique id');
+    ids.add(e.id);
+  }
+  const selected = o.shard ? layout.entries.filter((_, k) => k % o.shard!.count === o.shard!.index) : layout.entries;
+  const writer = new StoreWriter({ dir: o.out, tag, shardBytes: o.shardBytes }, o.verify);
+  const alreadyDone = selected.filter((e) => writer.done.has(e.id)).length;
+  const todo = selected.filter((e) => !writer.done.has(e.id));
+  if (writer.droppedOnResume > 0) log(`${writer.droppedOnResume} indexed videos failed verification and will be prepared again`);
+
+  const reportFd = openSync(join(o.out, `report${tag}.jsonl`), 'w');
+  const bar = o.progress
+    ? new cliProgress.SingleBar(
+        { stream: process.stderr, format: 'prepare {bar} {percentage}% | {value}/{total} videos | {failed} failed | ETA {eta_formatted}', etaBuffer: 50 },
+        cliProgress.Presets.shades_classic,
+      )
+    : undefined;
+  bar?.start(todo.length, 0, { failed: 0 });
+  const failures: Failure[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < todo.length) {
+      const e = todo[next++]!;
+      try {
+        const { meta, data } = await prepareOne(e, o);
+        writer.add(meta, data);
+      } catch (err) {
+        const error = err instanceof UserError ? err.message : `unexpected error: ${(err as Error).message}`;
+        const failure: Failure = { id: e.id, src: e.src, error };
+        failures.push(failure);
+        writeSync(reportFd, `${JSON.stringify(failure)}\n`);
+        if (!bar) log(`skipped ${error}`);
+      }
+      bar?.increment(1, { failed: failures.length });
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(o.jobs, todo.length) }, worker));
+  } finally {
+    bar?.stop();
+    if (bar) for (const f of failures) log(`skipped ${f.error}`);
+    closeSync(reportFd);
+    writer.close();
+  }
+
+  const splits: Summary['splits'] = {};
+  for (const r of writer.done.values()) {
+    const s = (splits[r.split] ??= { videos: 0, frames: 0, bytes: 0 });
+    s.videos++;
+    s.frames += r.frames;
+    s.bytes += r.bytes;
+  }
+  const failed = failures.length;
+  const summary: Summary = {
+    dataset,
+    shard: o.shard ? `${o.shard.index}/${o.shard.count}` : null,
+    classes: layout.classes.length,
+    selected: selected.length,
+    done: writer.done.size,
+    alreadyDone,
+    preparedNow: todo.length - failed,
+    failed,
+    droppedOnResume: writer.droppedOnResume,
+    splits,
+    options: { size: o.size, fps: o.fps ?? null },
+  };
+  writeJsonAtomic(join(o.out, `summary${tag}.json`), summary);
+  return summary;
+}
