@@ -1,0 +1,112 @@
+// Checks that span several keys, run on a config the schema has accepted. Each returns the first problem found,
+// located at the key a user would change.
+import { closest, type Problem } from './errors.ts';
+import { GROUPS, STEM_DOWNSAMPLE, TRANSFORMER_GROUPS, type Config, type GroupName } from './schema.ts';
+
+const TERMS = ['up', 'down', 'side'] as const;
+
+function checkGroups(c: Config): Problem | undefined {
+  const g = c.arch.groups;
+  const at = ['arch', 'groups'];
+  const list = `[${g.join(', ')}]`;
+  if (g.length === 0) return { path: at, problem: 'expected at least one group, got []' };
+  const dup = g.find((x, i) => g.indexOf(x) !== i);
+  if (dup) return { path: at, problem: `expected each group once, got "${dup}" twice in ${list}` };
+  const order = g.map((x) => GROUPS.indexOf(x));
+  if (order.some((o, i) => i > 0 && o < order[i - 1]!)) {
+    return { path: at, problem: `expected groups in the order ${GROUPS.join(' → ')}, got ${list}` };
+  }
+  // The transformer groups stack from `space` up without gaps: each consumes the level its predecessor produces.
+  const tf = g.filter((x) => x !== 'patch');
+  const want = TRANSFORMER_GROUPS.slice(0, tf.length);
+  if (tf.length === 0 || tf.some((x, i) => x !== want[i])) {
+    return { path: at, problem: `expected the transformer groups to be space, then optionally time, then optionally clip, got ${list}` };
+  }
+  for (const name of tf) {
+    if (c.arch[name] === null) return { path: ['arch', name], problem: `expected a section for group "${name}" (listed in arch.groups), got null` };
+  }
+  return undefined;
+}
+
+/** Frames, clips and the one-token rule for the last group. */
+function checkLevels(c: Config): Problem | undefined {
+  const g = c.arch.groups;
+  const last = g[g.length - 1]!;
+  const frames = c.data.frames;
+  if (g.includes('time')) {
+    const clips = c.arch.time!.clips;
+    if (frames % clips !== 0) {
+      return {
+        path: ['arch', 'time', 'clips'],
+        problem: `expected a divisor of data.frames (${frames}) so that clips × frames per clip = data.frames, got ${clips}`,
+      };
+    }
+    if (last === 'time' && clips !== 1) {
+      return { path: ['arch', 'time', 'clips'], problem: `expected 1 when time is the last group (it must yield one token per video), got ${clips}`, hint: 'add the clip group, or set arch.time.clips=1' };
+    }
+  }
+  if (last === 'space' && frames !== 1) {
+    return { path: ['data', 'frames'], problem: `expected 1 when space is the last group (it must yield one token per video), got ${frames}`, hint: 'add the time group' };
+  }
+  return undefined;
+}
+
+function checkSizes(c: Config): Problem | undefined {
+  const down = STEM_DOWNSAMPLE[c.arch.stem];
+  for (const side of ['height', 'width'] as const) {
+    const px = c.data[side];
+    if (px % down !== 0) {
+      return { path: ['data', side], problem: `expected a multiple of ${down} (the ${c.arch.stem} stem downsamples by ${down}), got ${px}` };
+    }
+    if ((px / down) % c.arch.patch !== 0) {
+      const after = down > 1 ? ` (${px}/${down} = ${px / down} after the ${c.arch.stem} stem)` : '';
+      return { path: ['data', side], problem: `expected a multiple of the patch size ${c.arch.patch}${after}, got ${px}`, hint: 'change data.height/width or arch.patch' };
+    }
+  }
+  const { mean, std } = c.data.normalization;
+  if (mean.length !== std.length) {
+    return { path: ['data', 'normalization', 'std'], problem: `expected one value per channel like normalization.mean (${mean.length}), got ${std.length}` };
+  }
+  const a = c.data.augment;
+  const ordered: [string[], readonly [number, number]][] = [
+    [['data', 'augment', 'random_resized_crop', 'scale'], a.random_resized_crop.scale],
+    [['data', 'augment', 'random_resized_crop', 'ratio'], a.random_resized_crop.ratio],
+    [['data', 'augment', 'gaussian_blur', 'sigma'], a.gaussian_blur.sigma],
+  ];
+  for (const [path, [lo, hi]] of ordered) {
+    if (lo > hi) return { path, problem: `expected [min, max] with min ≤ max, got [${lo}, ${hi}]` };
+  }
+  if (a.random_resized_crop.scale[1] > 1) {
+    return { path: ['data', 'augment', 'random_resized_crop', 'scale', 1], problem: `expected an area fraction ≤ 1, got ${a.random_resized_crop.scale[1]}` };
+  }
+  if (a.gaussian_blur.kernel % 2 === 0) {
+    return { path: ['data', 'augment', 'gaussian_blur', 'kernel'], problem: `expected a positive odd kernel size, got ${a.gaussian_blur.kernel}` };
+  }
+  return undefined;
+}
+
+function checkTrain(c: Config): Problem | undefined {
+  const t = c.train;
+  if (t.optimizer.name === 'sgd' && t.optimizer.nesterov && t.optimizer.momentum === 0) {
+    return { path: ['train', 'optimizer', 'momentum'], problem: 'expected a momentum > 0 with nesterov: true, got 0' };
+  }
+  if (c.arch.ema.final_decay < c.arch.ema.decay) {
+    return { path: ['arch', 'ema', 'final_decay'], problem: `expected a value ≥ arch.ema.decay (${c.arch.ema.decay}), got ${c.arch.ema.final_decay}` };
+  }
+  const terms = c.arch.groups.flatMap((g: GroupName) => TERMS.map((k) => `${g}_${k}`));
+  for (const key of Object.keys(t.loss_weights)) {
+    if (!terms.includes(key)) {
+      const near = closest(key, terms);
+      return {
+        path: ['train', 'loss_weights', key],
+        problem: `expected a loss term <group>_<up|down|side> of a group in arch.groups, got "${key}"`,
+        hint: near ? `did you mean "${near}"?` : `terms: ${terms.join(', ')}`,
+      };
+    }
+  }
+  return undefined;
+}
+
+export function checkConfig(c: Config): Problem | undefined {
+  return checkGroups(c) ?? checkLevels(c) ?? checkSizes(c) ?? checkTrain(c);
+}
