@@ -70,8 +70,11 @@ function checkFile(file: string): void {
 }
 
 /** The first ffmpeg log line that says what went wrong, without the "[demuxer @ 0x…]" prefix noise. */
-function firstError(stderr: string): string {
-  const lines = stderr.split('\n').map((l) => l.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/, '').trim()).filter(Boolean);
+function firstError(stderr: string, file: string): string {
+  const lines = stderr
+    .split('\n')
+    .map((l) => l.replace(/^\[[^\]]*@ 0x[0-9a-f]+\]\s*/, '').replace(`${file}: `, '').trim())
+    .filter(Boolean);
   return lines[0] ?? 'no diagnostic from ffmpeg';
 }
 
@@ -120,7 +123,7 @@ export async function probe(file: string, timeoutMs = 30_000): Promise<ProbeResu
   const args = ['-v', 'error', '-print_format', 'json', '-show_streams', '-show_format', '-select_streams', 'v:0', file];
   const { code, stdout, stderr } = await run(binaries().ffprobe, args, timeoutMs);
   if (code === null) throw new UserError(file, `probing stalled for ${timeoutMs / 1000} s (ffprobe killed)`);
-  if (code !== 0) throw new UserError(file, `not a readable video (corrupt or truncated): ${firstError(stderr)}`);
+  if (code !== 0) throw new UserError(file, `not a readable video (corrupt or truncated): ${firstError(stderr, file)}`);
   const json = JSON.parse(stdout) as { streams?: FfprobeStream[]; format?: { duration?: string; format_name?: string } };
   const s = json.streams?.[0];
   if (!s || s.codec_type !== 'video') throw new UserError(file, 'has no video stream');
@@ -221,7 +224,7 @@ export async function decodeFrames(file: string, o: DecodeOptions): Promise<Fram
     });
     if (stalled) throw new UserError(file, `decoding stalled: no output for ${timeoutMs / 1000} s (ffmpeg killed)`);
     if (code !== 0) {
-      const msg = firstError(stderr);
+      const msg = firstError(stderr, file);
       if (/Decoder \(codec .*\) not found/.test(msg)) throw new UserError(file, `unsupported codec: ${msg}`);
       throw new UserError(file, `decoding failed (corrupt or truncated): ${msg}`);
     }
@@ -230,10 +233,10 @@ export async function decodeFrames(file: string, o: DecodeOptions): Promise<Fram
     await reap(child);
   }
   const frames = Math.floor(used / frameBytes);
-  if (frames === 0) throw new UserError(file, `no frames decoded: ${firstError(stderr)}`);
+  if (frames === 0) throw new UserError(file, `no frames decoded: ${firstError(stderr, file)}`);
   const e = o.expectFrames;
   if (e !== undefined && Number.isFinite(e) && frames < 0.9 * e - 1) {
-    throw new UserError(file, `truncated: decoded ${frames} of ${e} frames`, firstError(stderr));
+    throw new UserError(file, `truncated: decoded ${frames} of ${e} frames`, firstError(stderr, file));
   }
   const data = buf.length === frames * frameBytes ? buf : buf.slice(0, frames * frameBytes);
   return { data, frames, height: H, width: W };
