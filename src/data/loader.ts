@@ -93,6 +93,7 @@ export class Loader implements AsyncIterable<Batch> {
       this.epochLength = s.epochLength ?? this.records.length;
       this.fixedItems = null;
       this.short = randomCrops(this.frames, o.clip, 0, Rng.fromSeed(o.seed), s.pad).short;
+      if (!s.pad && this.short.length === this.records.length) this.epochLength = 0;
     } else {
       const sampled = s.kind === 'sliding' ? slidingWindows(this.frames, o.clip, s.step) : multiView(this.frames, o.clip, s.temporal, s.spatial);
       this.fixedItems = sampled.items;
