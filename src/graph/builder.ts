@@ -6,6 +6,7 @@ import { OPS, type OpType } from './ops/index.ts';
 import type { InferCtx, OutSpec } from './ops/infer.ts';
 import { isStatic, type Dim, type Shape } from './shape.ts';
 import { int64s, scalar, tensor, tensorBytes, type Tensor } from './tensor.ts';
+import { Rng } from '../rng.ts';
 
 export interface Param {
   readonly value: Value;
@@ -16,6 +17,8 @@ export interface Param {
 }
 
 type Ints = readonly number[];
+
+export type Init = Tensor | ((rng: Rng) => Tensor);
 
 const A = {
   i: (i: number): Attr => ({ i }),
@@ -30,6 +33,8 @@ export interface PoolOptions { kernel: Ints; strides?: Ints; pads?: Ints; dilati
 export class GraphBuilder {
   readonly graph: Graph;
   readonly params: Param[] = [];
+  /** Non-trainable state carried between steps (BatchNorm running statistics), named like parameters. */
+  readonly buffers: Param[] = [];
   /** Values that gradients never cross (outputs of stopGradient). */
   readonly walls = new Set<Value>();
   private readonly scopes: string[] = [];
@@ -37,8 +42,12 @@ export class GraphBuilder {
   private readonly names = new Set<string>();
   private readonly constCache = new Map<string, Value>();
 
-  constructor(name: string) {
+  /** Initialisers get `rng.fork(<parameter name>)`: a parameter's initial value depends on the seed and its name only. */
+  private readonly rng: Rng;
+
+  constructor(name: string, o: { rng?: Rng } = {}) {
     this.graph = emptyGraph(name);
+    this.rng = o.rng ?? Rng.fromSeed(0, 'init');
   }
 
   // ---- scopes and names ----------------------------------------------------------------------------------------
@@ -80,11 +89,24 @@ export class GraphBuilder {
     return v;
   }
 
-  /** A trainable parameter: a graph input named after the scope (`time.blocks.1.attn.qkv.weight`), with its initial value. */
-  param(local: string, init: Tensor, tags: readonly string[] = []): Value {
-    const name = [...this.scopes, local].join('.');
-    const v = this.input(name, init.dtype, init.shape);
-    this.params.push({ value: v, init, group: this.scopes[0] ?? local, tags: new Set(tags) });
+  /**
+   * A trainable parameter: a graph input named after the scope (`time.blocks.1.attn.qkv.weight`), with its initial
+   * value (a tensor, or an initialiser that receives a stream forked from the builder's Rng by the parameter's name).
+   */
+  param(local: string, init: Init, tags: readonly string[] = []): Value {
+    return this.leaf(this.params, local, init, tags);
+  }
+
+  /** Non-trainable state (e.g. running statistics): a graph input like a parameter, listed in `buffers`. */
+  buffer(local: string, init: Init): Value {
+    return this.leaf(this.buffers, local, init, ['buffer']);
+  }
+
+  private leaf(list: Param[], local: string, init: Init, tags: readonly string[]): Value {
+    const name = [...this.scopes, local].filter((s) => s !== '').join('.');
+    const t = typeof init === 'function' ? init(this.rng.fork(name)) : init;
+    const v = this.input(name, t.dtype, t.shape);
+    list.push({ value: v, init: t, group: name.split('.')[0]!, tags: new Set(tags) });
     return v;
   }
 
@@ -182,6 +204,8 @@ export class GraphBuilder {
   Div(a: Value, b: Value) { return this.one('Div', [a, b]); }
   Pow(a: Value, b: Value) { return this.one('Pow', [a, b]); }
   Max(a: Value, b: Value) { return this.one('Max', [a, b]); }
+  /** Integer remainder (fmod = 0: the sign follows the divisor). */
+  Mod(a: Value, b: Value) { return this.one('Mod', [a, b]); }
   Min(a: Value, b: Value) { return this.one('Min', [a, b]); }
   Equal(a: Value, b: Value) { return this.one('Equal', [a, b]); }
   Greater(a: Value, b: Value) { return this.one('Greater', [a, b]); }
@@ -252,7 +276,13 @@ export class GraphBuilder {
   Tile(x: Value, repeats: Ints) { return this.one('Tile', [x, this.ints(repeats)]); }
   /** Constant zero padding: `pads` = [begin per axis..., end per axis...]. */
   Pad(x: Value, pads: Ints) { return this.one('Pad', [x, this.ints(pads)]); }
-  Shape(x: Value) { return this.one('Shape', [x]); }
+  /** The shape of `x` as a 1-D int64 value, optionally dims [start, end) only. */
+  Shape(x: Value, start?: number, end?: number) {
+    const attrs: Record<string, Attr> = {};
+    if (start !== undefined && start !== 0) attrs.start = A.i(start);
+    if (end !== undefined) attrs.end = A.i(end);
+    return this.one('Shape', [x], attrs);
+  }
   ConstantOfShape(shape: Value, value: number, dtype: DType = 'float32') {
     return this.one('ConstantOfShape', [shape], { value: { t: tensor(dtype, [1], [value]) } });
   }

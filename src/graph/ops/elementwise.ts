@@ -27,7 +27,7 @@ const unary: OpDef = { arity: [1, 1], infer: (c) => [{ dtype: input(c, 0).dtype,
 const unaryFloat: OpDef = { arity: [1, 1], infer: (c) => [{ dtype: requireFloat(c, 0).dtype, shape: input(c, 0).shape }] };
 
 export const elementwiseOps = {
-  Add: binary, Sub: binary, Mul: binary, Div: binary, Max: binary, Min: binary,
+  Add: binary, Sub: binary, Mul: binary, Div: binary, Max: binary, Min: binary, Mod: binary,
   Pow: {
     arity: [2, 2],
     infer: (c) => broadcastAll(c, [0, 1], requireFloat(c, 0).dtype),

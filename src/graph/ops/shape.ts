@@ -228,8 +228,9 @@ export const shapeOps = {
     infer: (c) => {
       const x = input(c, 0);
       const rank = x.shape.length;
-      const start = Math.max(0, Math.min(rank, (attrInt(c, 'start', 0) + rank) % (rank + 1 || 1)));
-      const end = c.attrs.end !== undefined ? Math.max(0, Math.min(rank, attrInt(c, 'end') < 0 ? attrInt(c, 'end') + rank : attrInt(c, 'end'))) : rank;
+      const clamp = (a: number) => Math.max(0, Math.min(rank, a < 0 ? a + rank : a));
+      const start = clamp(attrInt(c, 'start', 0));
+      const end = c.attrs.end !== undefined ? clamp(attrInt(c, 'end')) : rank;
       const known = x.shape.slice(start, end);
       return [{ dtype: 'int64', shape: [known.length], known }];
     },

@@ -1,0 +1,75 @@
+// Basic layers over the builder: linear maps and normalisations. Parameter names follow the scope
+// (`<group>.blocks.0.attn.qkv.weight`); every initialiser draws from the run's seeded Rng.
+import type { GraphBuilder } from '../builder.ts';
+import type { Value } from '../ir.ts';
+import type { Rng } from '../../rng.ts';
+import { ones, truncNormal, zeros } from './init.ts';
+
+export type Mode = 'train' | 'infer';
+
+/** What every layer needs: the builder, the init stream, the mode, and where BatchNorm puts its state updates. */
+export interface Ctx {
+  readonly b: GraphBuilder;
+  readonly rng: Rng;
+  readonly mode: Mode;
+  /** (buffer, its value after this step) for running statistics updated in training mode. */
+  readonly updates: { buffer: Value; next: Value }[];
+}
+
+const last = (v: Value): number => v.shape[v.shape.length - 1] as number;
+
+/** y = x·W + b over the last axis; W is stored (in, out). Tensors of rank > 2 are flattened to one GEMM. */
+export function linear(c: Ctx, name: string, x: Value, out: number, o: { bias?: boolean; std?: number } = {}): Value {
+  const { b } = c;
+  const inDim = last(x);
+  return b.scope(name, () => {
+    const w = b.param('weight', (r) => truncNormal(r, [inDim, out], o.std ?? 0.02), ['weight']);
+    const bias = o.bias === false ? null : b.param('bias', zeros([out]), ['bias']);
+    if (x.shape.length === 2) return b.Gemm(x, w, bias);
+    const flat = b.Reshape(x, [-1, inDim]);
+    const y = b.Gemm(flat, w, bias);
+    return b.Reshape(y, [-1, ...x.shape.slice(1, -1), out]);
+  });
+}
+
+/** LayerNorm over the last axis (weight 1, bias 0). */
+export function layerNorm(c: Ctx, name: string, x: Value, eps = 1e-5): Value {
+  const { b } = c;
+  const d = last(x);
+  return b.scope(name, () => b.LayerNormalization(x, b.param('weight', ones([d]), ['norm']), b.param('bias', zeros([d]), ['norm', 'bias']), -1, eps).y);
+}
+
+/**
+ * BatchNorm over channels. `channelsLast`: x is (…, C), normalised over every other axis; else x is (N, C, …).
+ * Training mode normalises with batch statistics and emits the updated running statistics; inference mode uses them.
+ * `momentum` is PyTorch's (weight of the new batch statistic).
+ */
+export function batchNorm(c: Ctx, name: string, x: Value, o: { channelsLast: boolean; eps?: number; momentum?: number }): Value {
+  const { b } = c;
+  const ch = (o.channelsLast ? last(x) : x.shape[1]) as number;
+  return b.scope(name, () => {
+    const scale = b.param('weight', ones([ch]), ['norm']);
+    const bias = b.param('bias', zeros([ch]), ['norm', 'bias']);
+    const mean = b.buffer('running_mean', zeros([ch]));
+    const variance = b.buffer('running_var', ones([ch]));
+    const input = o.channelsLast && x.shape.length !== 2 ? b.Reshape(x, [-1, ch]) : x;
+    const r = b.BatchNormalization(input, scale, bias, mean, variance, {
+      epsilon: o.eps ?? 1e-5,
+      momentum: 1 - (o.momentum ?? 0.1),
+      training: c.mode === 'train',
+    });
+    if (c.mode === 'train') {
+      c.updates.push({ buffer: mean, next: r.runningMean! }, { buffer: variance, next: r.runningVar! });
+    }
+    return input === x ? r.y : b.Reshape(r.y, [-1, ...x.shape.slice(1)]);
+  });
+}
+
+export type NormKind = 'batchnorm' | 'layernorm' | 'none';
+
+/** The output norm of a level: channels-last BatchNorm (the original's), LayerNorm, or nothing. */
+export function outputNorm(c: Ctx, name: string, x: Value, kind: NormKind): Value {
+  if (kind === 'batchnorm') return batchNorm(c, name, x, { channelsLast: true });
+  if (kind === 'layernorm') return layerNorm(c, name, x);
+  return x;
+}
