@@ -115,7 +115,10 @@ export const configHash = (config: Config): string => createHash('sha256').updat
 /** The config as YAML (sections in order arch, data, train, eval), with its hash in a header comment. */
 export function configYaml(config: Config): string {
   const ordered = Object.fromEntries(SECTIONS.map((s) => [s, config[s]]));
-  const body = YAML.stringify(ordered, { lineWidth: 0, flowCollectionPadding: false });
+  const doc = new YAML.Document(ordered);
+  // Lists of scalars on one line: `groups: [space, time]`.
+  YAML.visit(doc, { Seq: (_, seq) => void (seq.flow = seq.items.every((i) => YAML.isScalar(i))) });
+  const body = doc.toString({ lineWidth: 0, flowCollectionPadding: false });
   return `# vhssl config ${configHash(config)}\n${body}`;
 }
 
