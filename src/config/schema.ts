@@ -34,8 +34,8 @@ export type TransformerGroupName = (typeof TRANSFORMER_GROUPS)[number];
 
 export const STEMS = ['linear', 'conv2d', 's3d'] as const;
 export type Stem = (typeof STEMS)[number];
-/** Spatial downsampling of each stem before patchify: the S3D stem halves twice (stride-2 conv, then max pool). */
-export const STEM_DOWNSAMPLE: Readonly<Record<Stem, number>> = { linear: 1, conv2d: 1, s3d: 4 };
+/** Spatial downsampling of each stem before patchify: the conv stems halve twice (two stride-2 stages). */
+export const STEM_DOWNSAMPLE: Readonly<Record<Stem, number>> = { linear: 1, conv2d: 4, s3d: 4 };
 
 const NORMS = ['batchnorm', 'layernorm', 'none'] as const;
 
