@@ -18,7 +18,7 @@ export interface TextOptions {
   summary?: boolean;
   /** Print at most this many nodes of the main graph; the rest are counted. */
   maxNodes?: number;
-  /** Values shown per initializer (default 4). */
+  /** Values shown per initializer (default 6). */
   values?: number;
   /** `length` bytes at `offset` of an external data file (`location` is relative to the model); undefined if absent. */
   readExternal?: (location: string, offset: number, length: number) => Uint8Array | undefined;
@@ -120,7 +120,7 @@ function firstValues(p: TensorProto, k: number, o: TextOptions): (number | bigin
 
 /** `[0.5, -1, 2, …]` (or undefined when the values cannot be read here). */
 function preview(p: TensorProto, o: TextOptions): string | undefined {
-  const k = o.values ?? 4;
+  const k = o.values ?? 6;
   const vs = firstValues(p, k, o);
   if (!vs) return undefined;
   const more = numel(p) > vs.length ? ', …' : '';
