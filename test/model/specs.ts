@@ -33,7 +33,7 @@ export function tiny(over: Partial<ModelSpec> = {}): ModelSpec {
   return {
     ...BENCH_ST,
     groups: ['patch', 'space', 'time', 'clip'],
-    batch: 2, frames: 4, height: 8, width: 8,
+    batch: 4, frames: 4, height: 8, width: 8,
     patch: 4, patchDim: 8,
     space: g(8, 2, 4, 16, false, 1),
     time: { ...g(12, 2, 4, 16, true, 1), clips: 2 },

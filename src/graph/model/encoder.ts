@@ -45,7 +45,7 @@ function channelStd(c: Ctx, x: Value): Value {
 }
 
 /** One transformer group over its input tokens (B, S·T, D_in). */
-function group(c: Ctx, s: ModelSpec, g: TransformerGroup, input: Value): Level {
+function group(c: Ctx, s: ModelSpec, g: TransformerGroup, input: Value, withFull: boolean): Level {
   const { b } = c;
   const spec = s[g];
   const { S, T } = grouping(s, g);
@@ -72,7 +72,7 @@ function group(c: Ctx, s: ModelSpec, g: TransformerGroup, input: Value): Level {
       std: channelStd(c, agg),
       dim: D,
     };
-    if (spec.causal) {
+    if (spec.causal && withFull) {
       const full = b.Slice(out, [0], [T], [1]); // (B·S, T, D)
       level.full = b.Reshape(outputNorm(c, 'norm_target', b.Reshape(full, [-1, D]), s.outputNorm), [-1, S, T, D]);
     }
@@ -81,8 +81,8 @@ function group(c: Ctx, s: ModelSpec, g: TransformerGroup, input: Value): Level {
 }
 
 /**
- * Runs the encoder on `video` (B, F, H, W, 3). With `walls`, every group's input is a stop-gradient boundary
- * (the `mine` task); without (vicreg, cls), gradients flow end to end.
+ * Runs the encoder on `video` (B, F, H, W, 3). With `walls`, every group's input is a stop-gradient boundary and
+ * causal groups also return their per-position outputs (the `mine` task); without, gradients flow end to end.
  */
 export function encode(c: Ctx, s: ModelSpec, video: Value, o: { walls: boolean }): Encoded {
   const { b } = c;
@@ -107,7 +107,7 @@ export function encode(c: Ctx, s: ModelSpec, video: Value, o: { walls: boolean }
     // The owner of the tokens below is another group: its output is this group's input, behind a wall.
     const crossing = below.group !== 'patch' || patchOwner === 'patch';
     const input = o.walls && crossing ? b.stopGradient(below.tokens) : below.tokens;
-    below = group(c, s, g, input);
+    below = group(c, s, g, input, o.walls);
     levels.push(below);
   }
   const top = levels[levels.length - 1]!;

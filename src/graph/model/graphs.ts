@@ -7,12 +7,16 @@ import type { Ctx } from '../nn/layers.ts';
 import { prune } from '../prune.ts';
 import { Rng } from '../../rng.ts';
 import { encode } from './encoder.ts';
+import { linear } from '../nn/layers.ts';
+import { vicregTwoView } from './losses.ts';
 import { mineTerms, type Term } from './mine.ts';
 import type { PositionInput } from './positions.ts';
 import type { GroupName, ModelSpec } from './spec.ts';
 
 export interface TrainGraph {
   builder: GraphBuilder;
+  /** Optimizer groups trained by this graph: layer groups for `mine`, the task name for `vicreg` and `cls`. */
+  groups: string[];
   /** Parameters whose gradients the graph outputs (`grad.<name>`). */
   params: Param[];
   /** Buffers whose next values the graph outputs (`<name>.new`). */
@@ -69,5 +73,60 @@ export function mineTrainGraph(s: ModelSpec, groups: readonly GroupName[], seed:
   const own = new Set(buffers.map((p) => p.value));
   for (const u of c.updates) if (own.has(u.buffer)) b.output(u.next, nextName(u.buffer.name));
   prune(b, new Set(['video']));
-  return { builder: b, params: b.params.filter((p) => only.has(p.group as GroupName)), buffers, positions, losses, monitors };
+  return { builder: b, groups: [...groups], params: b.params.filter((p) => only.has(p.group as GroupName)), buffers, positions, losses, monitors };
+}
+
+/** The optimizer group of a parameter: its layer group for `mine`; one group for the end-to-end tasks. */
+export const optimizerGroup = (s: ModelSpec, p: Param): string => (s.task === 'mine' ? p.group : s.task);
+
+/** Gradients of `loss` for every parameter, buffer updates and monitors: the tail shared by vicreg and cls. */
+function endToEnd(s: ModelSpec, b: GraphBuilder, c: Ctx, loss: Value, monitors: string[]): TrainGraph {
+  const losses = [b.output(loss, `loss.${s.task}`).name];
+  const params = [...b.params];
+  gradients(b, loss, params.map((p) => p.value)).forEach((g, i) => {
+    if (!g) throw new Error(`parameter ${params[i]!.value.name} gets no gradient from the ${s.task} loss`);
+    b.output(g, gradName(params[i]!.value.name));
+  });
+  for (const u of c.updates) b.output(u.next, nextName(u.buffer.name));
+  prune(b);
+  return { builder: b, groups: [s.task], params: [...b.params], buffers: [...b.buffers], positions: [], losses, monitors };
+}
+
+/**
+ * `vicreg` (spec §3.6): two views `video`, `video2` of the same videos through one encoder (run once on both,
+ * 2B clips), a bias-free linear projector, and the two-view VICReg loss. One optimizer over everything.
+ */
+export function vicregTrainGraph(s: ModelSpec, seed: number): TrainGraph {
+  const b = new GraphBuilder('vicreg.train', { rng: Rng.fromSeed(seed, 'init') });
+  const c: Ctx = { b, rng: Rng.fromSeed(seed, 'graph'), mode: 'train', updates: [] };
+  const shape = [s.batch, s.frames, s.height, s.width, 3];
+  const both = b.Concat([b.input('video', 'float32', shape), b.input('video2', 'float32', shape)], 0);
+  const enc = encode(c, { ...s, batch: 2 * s.batch }, both, { walls: false });
+  const d = enc.embedding.shape[1] as number;
+  const z = b.scope('projector', () => linear(c, 'linear', enc.embedding, d, { bias: false })); // (2B, D)
+  const [z1, z2] = b.Split(z, [s.batch, s.batch], 0);
+  const loss = b.scope('loss', () => vicregTwoView(b, s.loss.vicreg, z1!, z2!));
+  const monitors = [b.output(enc.levels[enc.levels.length - 1]!.std, 'monitor.std').name];
+  return endToEnd(s, b, c, loss, monitors);
+}
+
+/** `cls`: supervised classification, a linear head on the final embedding and NLL of log-softmax; `labels` (B) int64. */
+export function clsTrainGraph(s: ModelSpec, seed: number): TrainGraph {
+  const b = new GraphBuilder('cls.train', { rng: Rng.fromSeed(seed, 'init') });
+  const c: Ctx = { b, rng: Rng.fromSeed(seed, 'graph'), mode: 'train', updates: [] };
+  const video = b.input('video', 'float32', [s.batch, s.frames, s.height, s.width, 3]);
+  const labels = b.input('labels', 'int64', [s.batch]);
+  const enc = encode(c, s, video, { walls: false });
+  const logp = b.LogSoftmax(b.scope('head', () => linear(c, 'linear', enc.embedding, s.numClasses)), -1); // (B, K)
+  const picked = b.GatherElements(logp, b.Unsqueeze(labels, [1]), 1); // (B, 1)
+  const loss = b.Neg(b.ReduceMean(picked, undefined, false));
+  const monitors = [b.output(enc.levels[enc.levels.length - 1]!.std, 'monitor.std').name];
+  return endToEnd(s, b, c, loss, monitors);
+}
+
+/** The fused training graph of a spec: all groups of `mine`, or the single end-to-end graph. */
+export function trainGraph(s: ModelSpec, seed: number): TrainGraph {
+  if (s.task === 'vicreg') return vicregTrainGraph(s, seed);
+  if (s.task === 'cls') return clsTrainGraph(s, seed);
+  return mineTrainGraph(s, s.groups, seed, 'step');
 }

@@ -18,6 +18,9 @@ export interface Term {
   term: TermName;
   /** Unweighted scalar loss. */
   loss: Value;
+  /** The aligned prediction and target it compares (the target may broadcast). */
+  pred: Value;
+  target: Value;
 }
 
 /** [Linear → BN → GELU]* → Linear (no bias) → optional norm; hidden = [] is a single linear map (spec D3). */
@@ -94,7 +97,8 @@ export function mineTerms(c: Ctx, s: ModelSpec, levels: readonly Level[], o: Min
   levels.forEach((g, i) => {
     if (o.only && !o.only.has(g.group)) return;
     b.scope(g.group, () => {
-      const add = (term: TermName, p: Value, t: Value) => terms.push({ group: g.group, term, loss: b.scope(`loss_${term}`, () => pairLoss(b, s.loss, p, t)) });
+      const add = (term: TermName, pred: Value, target: Value) =>
+        terms.push({ group: g.group, term, pred, target, loss: b.scope(`loss_${term}`, () => pairLoss(b, s.loss, pred, target)) });
       const Sg = g.tokens.shape[1] as number;
 
       // up: each token predicts the next level's output that contains it.
