@@ -79,7 +79,7 @@ export const command: Command = {
     '  --shard i/n           prepare only videos k with k mod n = i (0-based; array jobs may share --out)',
     '  --shard-mb M          shard file size (default 256)        --timeout S   stall timeout per video (default 60)',
     '  --verify              re-check the CRC of every video already in the store before resuming',
-    '  moving-mnist (no --src): --videos N (default 640) --frames F (default 20) --size S (default 64) --seed N',
+    '  moving-mnist (no --src): --videos N (default 400) --frames F (default 20) --size S (default 64) --seed N',
   ].join('\n'),
   async run(argv) {
     const { values: v } = parseCommandArgs('prepare', argv, options);
@@ -107,7 +107,7 @@ export const command: Command = {
       const size = int('size', v.size, 16) ?? 64;
       if (size % 2 !== 0) throw new UserError('--size', `moving-mnist needs an even size for H.264, got ${size}`);
       const csv = await generateMovingMnist(join(out, 'videos'), {
-        videos: int('videos', v.videos, 1) ?? 640,
+        videos: int('videos', v.videos, 1) ?? 400,
         frames: int('frames', v.frames, 2) ?? 20,
         size,
         seed: int('seed', v.seed, 0) ?? 0,
