@@ -3,7 +3,8 @@
 import { closest, type Problem } from './errors.ts';
 import { GROUPS, STEM_DOWNSAMPLE, TRANSFORMER_GROUPS, type Config, type GroupName } from './schema.ts';
 
-const TERMS = ['up', 'down', 'side'] as const;
+// Loss terms of the `mine` objective (src/graph/model/mine.ts): summary is a causal group's summary-token term.
+const TERMS = ['up', 'down', 'summary', 'side'] as const;
 
 function checkGroups(c: Config): Problem | undefined {
   const g = c.arch.groups;
@@ -99,7 +100,7 @@ function checkTrain(c: Config): Problem | undefined {
       const near = closest(key, terms);
       return {
         path: ['train', 'loss_weights', key],
-        problem: `expected a loss term <group>_<up|down|side> of a group in arch.groups, got "${key}"`,
+        problem: `expected a loss term <group>_<up|down|summary|side> of a group in arch.groups, got "${key}"`,
         hint: near ? `did you mean "${near}"?` : `terms: ${terms.join(', ')}`,
       };
     }

@@ -130,3 +130,19 @@ export function trainGraph(s: ModelSpec, seed: number): TrainGraph {
   if (s.task === 'cls') return clsTrainGraph(s, seed);
   return mineTrainGraph(s, s.groups, seed, 'step');
 }
+
+/**
+ * The encoder (inference) graph: `video` (B, F, H, W, 3) float32, normalised, channels last, B dynamic → `embedding`
+ * (B, D_last) and `level.<group>` (B, S, D) for every level. BatchNorm uses running statistics. Parameters and buffers
+ * are graph inputs (export bakes them in as initializers).
+ */
+export function encoderGraph(s: ModelSpec, seed: number): TrainGraph {
+  const b = new GraphBuilder('encoder', { rng: Rng.fromSeed(seed, 'init') });
+  const c: Ctx = { b, rng: Rng.fromSeed(seed, 'graph'), mode: 'infer', updates: [] };
+  const video = b.input('video', 'float32', ['B', s.frames, s.height, s.width, 3]);
+  const enc = encode(c, s, video, { walls: false });
+  b.output(enc.embedding, 'embedding');
+  for (const l of enc.levels) b.output(l.tokens, `level.${l.group}`);
+  prune(b, new Set(['video']));
+  return { builder: b, groups: [], params: [...b.params], buffers: [...b.buffers], positions: [], losses: [], monitors: [] };
+}

@@ -1,14 +1,12 @@
 // The resolved description of a model: what the graph code needs, derived from the validated config.
+import type { ArchConfig, GroupName, Stem, TrainConfig, TransformerGroupName } from '../../config/schema.ts';
 import type { NormKind } from '../nn/layers.ts';
 import type { TransformerSpec } from '../nn/transformer.ts';
 
-export const GROUP_ORDER = ['patch', 'space', 'time', 'clip'] as const;
-export type GroupName = (typeof GROUP_ORDER)[number];
-export type TransformerGroup = Exclude<GroupName, 'patch'>;
-
-export type Task = 'mine' | 'vicreg' | 'cls';
-export type LossFn = 'mse' | 'cosine' | 'ce' | 'vicreg';
-export type Stem = 'linear' | 'conv2d' | 's3d';
+export type { GroupName, Stem };
+export type TransformerGroup = TransformerGroupName;
+export type Task = ArchConfig['task'];
+export type LossFn = TrainConfig['loss']['fn'];
 
 export interface GroupSpec extends TransformerSpec {
   dropout: number;
