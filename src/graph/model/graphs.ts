@@ -1,104 +1,92 @@
-// Training graphs for the `mine` task: the forward of every level, the loss terms, and the backward pass of the
-// chosen groups. Walls at group inputs and on every target make each group's gradients depend on its own loss only.
+// The graphs of a run, all from one forward construction:
+// - training graphs: forward, loss terms, backward of the chosen groups (outputs `<param>.grad`);
+// - the fused step graph: the same plus every group's optimizer update inline (outputs `<param>.new`);
+// - the encoder (inference) graph with a dynamic batch.
+// Walls at group inputs and on every target make each group's gradients depend on its own loss only.
+import type { TrainConfig } from '../../config/schema.ts';
+import { Rng } from '../../rng.ts';
 import { gradients } from '../autodiff/index.ts';
 import { GraphBuilder, type Param } from '../builder.ts';
 import type { Value } from '../ir.ts';
-import type { Ctx } from '../nn/layers.ts';
+import { linear, type Ctx } from '../nn/layers.ts';
+import { applyOptimizer, GRAD_NORM, gradName, newName, optimizerSpec, slotsOf, stateName, type OptimizerSpec, type Slot } from '../optim/index.ts';
 import { prune } from '../prune.ts';
-import { Rng } from '../../rng.ts';
 import { encode } from './encoder.ts';
-import { linear } from '../nn/layers.ts';
 import { vicregTwoView } from './losses.ts';
 import { mineTerms, type Term } from './mine.ts';
 import type { PositionInput } from './positions.ts';
 import type { GroupName, ModelSpec } from './spec.ts';
 
+export { gradName, newName };
+
 export interface TrainGraph {
   builder: GraphBuilder;
   /** Optimizer groups trained by this graph: layer groups for `mine`, the task name for `vicreg` and `cls`. */
   groups: string[];
-  /** Parameters whose gradients the graph outputs (`grad.<name>`). */
+  /** Parameters the graph trains (their gradients, or their updates in a step graph). */
   params: Param[];
   /** Buffers whose next values the graph outputs (`<name>.new`). */
   buffers: Param[];
   positions: PositionInput[];
-  /** Output names: `loss.<group>` (weighted total) and `loss.<group>.<term>` (unweighted). */
+  /** Output names: `loss.<group>` (weighted total) and, for `mine`, `loss.<group>.<term>` (unweighted). */
   losses: string[];
-  /** Output names `monitor.<group>.std`. */
+  /** Output names of the collapse monitors (`monitor.<group>.std`). */
   monitors: string[];
 }
 
-export const gradName = (param: string) => `grad.${param}`;
-export const nextName = (state: string) => `${state}.new`;
+/** A predictor parameter (trained at lr × predictor_lr_mult). */
+export const isPredictor = (name: string): boolean => /\.pred_/.test(name);
+
+/** The optimizer group of a parameter: its layer group for `mine`; one group for the end-to-end tasks. */
+export const optimizerGroup = (s: ModelSpec, p: Param): string => (s.task === 'mine' ? p.group : s.task);
 
 /** The weight of a term: `loss.weights[<group>_<term>]`, default 1. */
 const weightOf = (s: ModelSpec, t: Term) => s.loss.weights[`${t.group}_${t.term}`] ?? 1;
 
-/**
- * The training graph of `groups` (one group: its per-group artifact; all: the fused step). Inputs: `video`
- * (B, F, H, W, 3) float32, the position inputs, parameters and buffers; outputs: losses, gradients, buffer updates,
- * monitors. Parameter initial values depend on (seed, name) only, so every graph of a run agrees on them.
- */
-export function mineTrainGraph(s: ModelSpec, groups: readonly GroupName[], seed: number, name = groups.join('+')): TrainGraph {
-  const b = new GraphBuilder(`${name}.train`, { rng: Rng.fromSeed(seed, 'init') });
-  const c: Ctx = { b, rng: Rng.fromSeed(seed, 'graph'), mode: 'train', updates: [] };
+interface Forward {
+  b: GraphBuilder;
+  c: Ctx;
+  groups: string[];
+  /** Per optimizer group, its total loss. */
+  totals: Map<string, Value>;
+  losses: string[];
+  monitors: string[];
+  positions: PositionInput[];
+}
+
+function start(name: string, seed: number): { b: GraphBuilder; c: Ctx } {
+  const b = new GraphBuilder(name, { rng: Rng.fromSeed(seed, 'init') });
+  return { b, c: { b, rng: Rng.fromSeed(seed, 'graph'), mode: 'train', updates: [] } };
+}
+
+/** `mine`: the forward of every level and the loss terms of `groups`. */
+function mineForward(s: ModelSpec, groups: readonly GroupName[], seed: number, name: string): Forward {
+  const { b, c } = start(name, seed);
   const video = b.input('video', 'float32', [s.batch, s.frames, s.height, s.width, 3]);
   const enc = encode(c, s, video, { walls: true });
   const positions: PositionInput[] = [];
   const only = new Set(groups);
   const terms = mineTerms(c, s, enc.levels, { targetLevels: enc.levels, positions, only });
-
   const losses: string[] = [];
-  const totals: Value[] = [];
+  const totals = new Map<string, Value>();
   for (const g of groups) {
-    const mine = terms.filter((t) => t.group === g);
-    if (!mine.length) throw new Error(`group ${g} has no loss terms (it needs a group above or below it)`);
-    for (const t of mine) losses.push(b.output(t.loss, `loss.${g}.${t.term}`).name);
-    const total = mine.map((t) => (weightOf(s, t) === 1 ? t.loss : b.Mul(t.loss, b.scalar(weightOf(s, t))))).reduce((x, y) => b.Add(x, y));
+    const own = terms.filter((t) => t.group === g);
+    if (!own.length) throw new Error(`group ${g} has no loss terms (it needs a group above or below it)`);
+    for (const t of own) losses.push(b.output(t.loss, `loss.${g}.${t.term}`).name);
+    const total = own.map((t) => (weightOf(s, t) === 1 ? t.loss : b.Mul(t.loss, b.scalar(weightOf(s, t))))).reduce((x, y) => b.Add(x, y));
     losses.push(b.output(total, `loss.${g}`).name);
-    totals.push(total);
+    totals.set(g, total);
   }
   const monitors = enc.levels.filter((l) => only.has(l.group)).map((l) => b.output(l.std, `monitor.${l.group}.std`).name);
-
-  // One backward pass of Σ_g loss_g: the walls make ∂loss_h/∂θ_g = 0 for h ≠ g, so each group's gradient is its own.
-  const total = totals.reduce((x, y) => b.Add(x, y));
-  const params = b.params.filter((p) => only.has(p.group as GroupName));
-  const grads = gradients(b, total, params.map((p) => p.value));
-  grads.forEach((g, i) => {
-    const p = params[i]!;
-    if (!g) throw new Error(`parameter ${p.value.name} of group ${p.group} gets no gradient from its group's loss`);
-    b.output(g, gradName(p.value.name));
-  });
-  const buffers = b.buffers.filter((p) => only.has(p.group as GroupName));
-  const own = new Set(buffers.map((p) => p.value));
-  for (const u of c.updates) if (own.has(u.buffer)) b.output(u.next, nextName(u.buffer.name));
-  prune(b, new Set(['video']));
-  return { builder: b, groups: [...groups], params: b.params.filter((p) => only.has(p.group as GroupName)), buffers, positions, losses, monitors };
-}
-
-/** The optimizer group of a parameter: its layer group for `mine`; one group for the end-to-end tasks. */
-export const optimizerGroup = (s: ModelSpec, p: Param): string => (s.task === 'mine' ? p.group : s.task);
-
-/** Gradients of `loss` for every parameter, buffer updates and monitors: the tail shared by vicreg and cls. */
-function endToEnd(s: ModelSpec, b: GraphBuilder, c: Ctx, loss: Value, monitors: string[]): TrainGraph {
-  const losses = [b.output(loss, `loss.${s.task}`).name];
-  const params = [...b.params];
-  gradients(b, loss, params.map((p) => p.value)).forEach((g, i) => {
-    if (!g) throw new Error(`parameter ${params[i]!.value.name} gets no gradient from the ${s.task} loss`);
-    b.output(g, gradName(params[i]!.value.name));
-  });
-  for (const u of c.updates) b.output(u.next, nextName(u.buffer.name));
-  prune(b);
-  return { builder: b, groups: [s.task], params: [...b.params], buffers: [...b.buffers], positions: [], losses, monitors };
+  return { b, c, groups: [...groups], totals, losses, monitors, positions };
 }
 
 /**
- * `vicreg` (spec §3.6): two views `video`, `video2` of the same videos through one encoder (run once on both,
- * 2B clips), a bias-free linear projector, and the two-view VICReg loss. One optimizer over everything.
+ * `vicreg` (spec §3.6): two views `video`, `video2` of the same videos through one encoder (run once on both, 2B
+ * clips), a bias-free linear projector, and the two-view VICReg loss. One optimizer over everything.
  */
-export function vicregTrainGraph(s: ModelSpec, seed: number): TrainGraph {
-  const b = new GraphBuilder('vicreg.train', { rng: Rng.fromSeed(seed, 'init') });
-  const c: Ctx = { b, rng: Rng.fromSeed(seed, 'graph'), mode: 'train', updates: [] };
+function vicregForward(s: ModelSpec, seed: number): Forward {
+  const { b, c } = start('vicreg', seed);
   const shape = [s.batch, s.frames, s.height, s.width, 3];
   const both = b.Concat([b.input('video', 'float32', shape), b.input('video2', 'float32', shape)], 0);
   const enc = encode(c, { ...s, batch: 2 * s.batch }, both, { walls: false });
@@ -107,13 +95,12 @@ export function vicregTrainGraph(s: ModelSpec, seed: number): TrainGraph {
   const [z1, z2] = b.Split(z, [s.batch, s.batch], 0);
   const loss = b.scope('loss', () => vicregTwoView(b, s.loss.vicreg, z1!, z2!));
   const monitors = [b.output(enc.levels[enc.levels.length - 1]!.std, 'monitor.std').name];
-  return endToEnd(s, b, c, loss, monitors);
+  return { b, c, groups: ['vicreg'], totals: new Map([['vicreg', loss]]), losses: [b.output(loss, 'loss.vicreg').name], monitors, positions: [] };
 }
 
 /** `cls`: supervised classification, a linear head on the final embedding and NLL of log-softmax; `labels` (B) int64. */
-export function clsTrainGraph(s: ModelSpec, seed: number): TrainGraph {
-  const b = new GraphBuilder('cls.train', { rng: Rng.fromSeed(seed, 'init') });
-  const c: Ctx = { b, rng: Rng.fromSeed(seed, 'graph'), mode: 'train', updates: [] };
+function clsForward(s: ModelSpec, seed: number): Forward {
+  const { b, c } = start('cls', seed);
   const video = b.input('video', 'float32', [s.batch, s.frames, s.height, s.width, 3]);
   const labels = b.input('labels', 'int64', [s.batch]);
   const enc = encode(c, s, video, { walls: false });
@@ -121,14 +108,112 @@ export function clsTrainGraph(s: ModelSpec, seed: number): TrainGraph {
   const picked = b.GatherElements(logp, b.Unsqueeze(labels, [1]), 1); // (B, 1)
   const loss = b.Neg(b.ReduceMean(picked, undefined, false));
   const monitors = [b.output(enc.levels[enc.levels.length - 1]!.std, 'monitor.std').name];
-  return endToEnd(s, b, c, loss, monitors);
+  return { b, c, groups: ['cls'], totals: new Map([['cls', loss]]), losses: [b.output(loss, 'loss.cls').name], monitors, positions: [] };
 }
 
-/** The fused training graph of a spec: all groups of `mine`, or the single end-to-end graph. */
-export function trainGraph(s: ModelSpec, seed: number): TrainGraph {
-  if (s.task === 'vicreg') return vicregTrainGraph(s, seed);
-  if (s.task === 'cls') return clsTrainGraph(s, seed);
-  return mineTrainGraph(s, s.groups, seed, 'step');
+function forward(s: ModelSpec, seed: number, groups?: readonly GroupName[], name = 'step'): Forward {
+  if (s.task === 'vicreg') return vicregForward(s, seed);
+  if (s.task === 'cls') return clsForward(s, seed);
+  return mineForward(s, groups ?? s.groups, seed, name);
+}
+
+/**
+ * One backward pass of Σ_g loss_g: the walls make ∂loss_h/∂θ_g = 0 for h ≠ g, so each group's gradient is its own.
+ * Returns the trained parameters with their gradients.
+ */
+function backward(s: ModelSpec, f: Forward): { params: Param[]; grads: Value[] } {
+  const { b } = f;
+  const trained = new Set(f.groups);
+  const params = b.params.filter((p) => trained.has(optimizerGroup(s, p)));
+  const total = [...f.totals.values()].reduce((x, y) => b.Add(x, y));
+  const grads = gradients(b, total, params.map((p) => p.value)).map((g, i) => {
+    const p = params[i]!;
+    if (!g) throw new Error(`parameter ${p.value.name} of group ${optimizerGroup(s, p)} gets no gradient from its group's loss`);
+    return g;
+  });
+  return { params, grads };
+}
+
+/** Outputs the running-statistics updates of the trained groups' buffers, prunes, and describes the graph. */
+function finish(s: ModelSpec, f: Forward, params: Param[]): TrainGraph {
+  const { b } = f;
+  const trained = new Set(f.groups);
+  const buffers = b.buffers.filter((p) => trained.has(optimizerGroup(s, p)));
+  const own = new Set(buffers.map((p) => p.value));
+  for (const u of f.c.updates) if (own.has(u.buffer)) b.output(u.next, newName(u.buffer.name));
+  prune(b, new Set(['video']));
+  return { builder: b, groups: f.groups, params, buffers, positions: f.positions, losses: f.losses, monitors: f.monitors };
+}
+
+/**
+ * The training graph of `groups` (`mine`; one group gives its per-group artifact) or of the end-to-end task. Inputs:
+ * `video` (B, F, H, W, 3) float32 (and `video2` / `labels`), position inputs, parameters and buffers; outputs: losses,
+ * `<param>.grad`, `<buffer>.new`, monitors. Initial values depend on (seed, name) only, so all graphs of a run agree.
+ */
+export function mineTrainGraph(s: ModelSpec, groups: readonly GroupName[], seed: number, name = groups.join('+')): TrainGraph {
+  return trainGraphOf(s, seed, groups, name);
+}
+
+function trainGraphOf(s: ModelSpec, seed: number, groups?: readonly GroupName[], name?: string): TrainGraph {
+  const f = forward(s, seed, groups, name ? `${name}.train` : undefined);
+  const { params, grads } = backward(s, f);
+  grads.forEach((g, i) => f.b.output(g, gradName(params[i]!.value.name)));
+  return finish(s, f, params);
+}
+
+export const vicregTrainGraph = (s: ModelSpec, seed: number): TrainGraph => trainGraphOf({ ...s, task: 'vicreg' }, seed, undefined, 'vicreg');
+export const clsTrainGraph = (s: ModelSpec, seed: number): TrainGraph => trainGraphOf({ ...s, task: 'cls' }, seed, undefined, 'cls');
+
+/** The fused training graph of a spec: all groups of `mine`, or the end-to-end graph. */
+export const trainGraph = (s: ModelSpec, seed: number): TrainGraph => trainGraphOf(s, seed, undefined, s.task === 'mine' ? 'step' : s.task);
+
+/** The optimizer spec of one group's parameters, from the `train` config. */
+export function groupOptimizerSpec(train: TrainConfig, params: readonly Param[]): OptimizerSpec {
+  return optimizerSpec(train, params.map((p) => ({ name: p.value.name, shape: p.value.shape as number[], predictor: isPredictor(p.value.name) })));
+}
+
+export const lrName = (group: string) => `lr.${group}`;
+export const stepName = (group: string) => `step.${group}`;
+export const gradNormName = (group: string) => `${GRAD_NORM}.${group}`;
+
+export interface StepGraph extends TrainGraph {
+  /** Per optimizer group: its optimizer spec (state names via optimizerState). */
+  optimizers: Map<string, OptimizerSpec>;
+}
+
+/**
+ * The fused step: forward, every group's loss and backward, and every group's optimizer update, in one graph.
+ * Extra inputs: `lr.<group>` (float32), `step.<group>` (int64, 1-based) and the optimizer state `<param>.<slot>`;
+ * outputs `<param>.new`, `<state>.new`, `grad_norm.<group>` instead of gradients. Parameters never leave ORT
+ * except as their new values, which the runtime feeds back on the next step.
+ */
+export function stepGraph(s: ModelSpec, train: TrainConfig, seed: number): StepGraph {
+  const f = forward(s, seed);
+  const { b } = f;
+  const { params, grads } = backward(s, f);
+  const optimizers = new Map<string, OptimizerSpec>();
+  const slots = slotsOf(train.optimizer);
+  b.scope('optim', () => {
+    for (const g of f.groups) {
+      const idx = params.flatMap((p, i) => (optimizerGroup(s, p) === g ? [i] : []));
+      const spec = groupOptimizerSpec(train, idx.map((i) => params[i]!));
+      optimizers.set(g, spec);
+      const ins = idx.map((i) => {
+        const p = params[i]!.value;
+        const state: Partial<Record<Slot, Value>> = {};
+        for (const slot of slots) state[slot] = b.input(stateName(p.name, slot), p.dtype, p.shape);
+        return { value: p, grad: grads[i]!, state };
+      });
+      const r = b.scope(g, () => applyOptimizer(b, spec, b.input(lrName(g), 'float32', []), b.input(stepName(g), 'int64', []), ins));
+      r.params.forEach((u, k) => {
+        const p = ins[k]!.value;
+        b.output(u.value, newName(p.name));
+        for (const slot of slots) b.output(u.state[slot]!, newName(stateName(p.name, slot)));
+      });
+      b.output(r.gradNorm, gradNormName(g));
+    }
+  });
+  return { ...finish(s, f, params), optimizers };
 }
 
 /**

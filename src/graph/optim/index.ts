@@ -15,28 +15,29 @@ export interface OptimizerGraph {
   readonly state: readonly StateSpec[];
 }
 
-/** Builds the update of one group's parameters into `b` (an empty builder, e.g. `new GraphBuilder('space.optim')`). */
-export function buildOptimizerGraph(b: GraphBuilder, spec: OptimizerSpec): OptimizerGraph {
-  if (spec.params.length === 0) throw new Error('buildOptimizerGraph: no parameters');
-  const dtype = spec.params[0]!.dtype ?? 'float32';
-  const odd = spec.params.find((p) => (p.dtype ?? 'float32') !== dtype);
-  if (odd) throw new Error(`buildOptimizerGraph: ${odd.name} is ${odd.dtype}, the others ${dtype}`);
+/** One parameter's values for an in-graph update: itself, its gradient and its state slots. */
+export interface ParamValues {
+  readonly value: Value;
+  readonly grad: Value;
+  readonly state: Partial<Record<Slot, Value>>;
+}
 
-  const lrIn = b.input(LR, 'float32', []);
-  const stepIn = b.input(STEP, 'int64', []);
+export interface Updated {
+  /** Per parameter: its new value and new state. */
+  readonly params: readonly { value: Value; state: Partial<Record<Slot, Value>> }[];
+  /** ‖g‖₂ over the whole group, before clipping. */
+  readonly gradNorm: Value;
+}
+
+/**
+ * The update of one group's parameters as nodes of `b`, on values already in the graph: the optimizer graph's body,
+ * also used inline by the fused step graph. `lr` is a float32 scalar, `step` an int64 scalar (1-based).
+ */
+export function applyOptimizer(b: GraphBuilder, spec: OptimizerSpec, lrIn: Value, stepIn: Value, ins: readonly ParamValues[]): Updated {
+  const dtype = spec.params[0]!.dtype ?? 'float32';
   const lr = b.Cast(lrIn, dtype);
   const step = b.Cast(stepIn, dtype);
   const lrPred = b.Mul(lr, b.scalar(spec.predictorLrMult, dtype));
-
-  const slots = slotsOf(spec.optimizer);
-  const ins = spec.params.map((p) => {
-    const value = b.input(p.name, dtype, p.shape);
-    const grad = b.input(gradName(p.name), dtype, p.shape);
-    const state: Partial<Record<Slot, Value>> = {};
-    for (const slot of slots) state[slot] = b.input(stateName(p.name, slot), dtype, p.shape);
-    return { spec: p, value, grad, state };
-  });
-
   // ‖g‖₂ over the whole group; clip: g *= min(1, max_norm / (‖g‖₂ + 1e-6)).
   const norm = b.scope('grad_norm', () => {
     const sq = ins.map(({ grad }) => b.ReduceSum(b.Mul(grad, grad), undefined, false));
@@ -45,14 +46,39 @@ export function buildOptimizerGraph(b: GraphBuilder, spec: OptimizerSpec): Optim
   const scale = spec.clipGradNorm === null
     ? null
     : b.scope('clip', () => b.Min(b.scalar(1, dtype), b.Div(b.scalar(spec.clipGradNorm!, dtype), b.Add(norm, b.scalar(1e-6, dtype)))));
-
   const update = ruleOf(spec.optimizer)(b, step);
-  const outputs: string[] = [];
-  for (const { spec: p, value, grad, state } of ins) {
+  const params = ins.map(({ value, grad, state }, i) => {
+    const p = spec.params[i]!;
     const r = b.scope(p.name, () => update({ p: value, g: scale ? b.Mul(grad, scale) : grad, state, lr: p.predictor ? lrPred : lr, decay: p.decay }));
-    outputs.push(b.output(r.p, newName(p.name)).name);
-    for (const slot of slots) outputs.push(b.output(r.state[slot]!, newName(stateName(p.name, slot))).name);
-  }
-  outputs.push(b.output(norm, GRAD_NORM).name);
+    return { value: r.p, state: r.state };
+  });
+  return { params, gradNorm: norm };
+}
+
+/** Builds the update of one group's parameters into `b` (an empty builder, e.g. `new GraphBuilder('space.optim')`). */
+export function buildOptimizerGraph(b: GraphBuilder, spec: OptimizerSpec): OptimizerGraph {
+  if (spec.params.length === 0) throw new Error('buildOptimizerGraph: no parameters');
+  const dtype = spec.params[0]!.dtype ?? 'float32';
+  const odd = spec.params.find((p) => (p.dtype ?? 'float32') !== dtype);
+  if (odd) throw new Error(`buildOptimizerGraph: ${odd.name} is ${odd.dtype}, the others ${dtype}`);
+
+  const lr = b.input(LR, 'float32', []);
+  const step = b.input(STEP, 'int64', []);
+  const slots = slotsOf(spec.optimizer);
+  const ins = spec.params.map((p) => {
+    const value = b.input(p.name, dtype, p.shape);
+    const grad = b.input(gradName(p.name), dtype, p.shape);
+    const state: Partial<Record<Slot, Value>> = {};
+    for (const slot of slots) state[slot] = b.input(stateName(p.name, slot), dtype, p.shape);
+    return { value, grad, state };
+  });
+  const r = applyOptimizer(b, spec, lr, step, ins);
+  const outputs: string[] = [];
+  r.params.forEach((u, i) => {
+    const name = spec.params[i]!.name;
+    outputs.push(b.output(u.value, newName(name)).name);
+    for (const slot of slots) outputs.push(b.output(u.state[slot]!, newName(stateName(name, slot))).name);
+  });
+  outputs.push(b.output(r.gradNorm, GRAD_NORM).name);
   return { inputs: b.graph.inputs.map((v) => v.name), outputs, state: optimizerState(spec) };
 }
