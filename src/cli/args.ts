@@ -9,11 +9,13 @@ export function parseCommandArgs<O extends Options>(command: string, argv: strin
     return parseArgs({ args: argv, options, allowPositionals, strict: true });
   } catch (e) {
     const known = Object.keys(options).map((k) => `--${k}`).join(', ');
-    throw new UserError(`vhssl ${command}`, (e as Error).message.replace(/\. To specify.*$/s, ''), `known options: ${known}`);
+    // Node's message may run over several lines ("... is ambiguous ..."): keep its first sentence.
+    const first = (e as Error).message.split('\n')[0]!.replace(/\. To specify.*$/, '').replace(/\.$/, '');
+    throw new UserError('arguments', first, `known options: ${known}`);
   }
 }
 
 export function requireOption(command: string, value: string | undefined, name: string): string {
-  if (value === undefined || value === '') throw new UserError(`vhssl ${command}`, `--${name} is required`);
+  if (value === undefined || value === '') throw new UserError('arguments', `--${name} is required`, `see vhssl ${command} --help`);
   return value;
 }

@@ -1,5 +1,5 @@
 // The typed config: schema, loading (defaults ← file ← --set), validation, hashing, saving.
 export * from './schema.ts';
 export { canonicalJson, configHash, configYaml, CONFIG_DIR, defaultTree, loadConfig, saveConfig, validateConfig, type LoadOptions, type Loaded } from './load.ts';
-export { writeFileAtomic } from './atomic.ts';
+export { writeFileAtomic } from '../atomic.ts';
 export { parseSet, merge, type SetOverride } from './merge.ts';

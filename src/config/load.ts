@@ -6,7 +6,7 @@ import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { UserError } from '../errors.ts';
-import { writeFileAtomic } from './atomic.ts';
+import { writeFileAtomic } from '../atomic.ts';
 import { checkConfig } from './checks.ts';
 import { problemOf, userError, type Problem } from './errors.ts';
 import { isMapping, merge, parseSet, setsPath, type Mapping, type SetOverride, type Tree } from './merge.ts';

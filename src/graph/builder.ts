@@ -149,10 +149,10 @@ export class GraphBuilder {
   // ---- nodes ---------------------------------------------------------------------------------------------------
 
   /** Appends a node after inferring its outputs; returns them. */
-  node(opType: OpType, inputs: readonly (Value | null)[], attrs: Record<string, Attr> = {}): Value[] {
+  node(opType: OpType, inputs: readonly (Value | null)[], attrs: Record<string, Attr> = {}, label: string = opType): Value[] {
     const def = OPS[opType];
     while (inputs.length > 0 && inputs[inputs.length - 1] === null) inputs = inputs.slice(0, -1);
-    const name = this.nodeName(opType);
+    const name = this.nodeName(label);
     const ctx: InferCtx = { node: name, opType, inputs, attrs };
     if (inputs.length < def.arity[0] || inputs.length > def.arity[1]) {
       throw new Error(`${name} (${opType}): takes ${def.arity[0]}..${def.arity[1]} inputs, got ${inputs.length}`);
@@ -191,7 +191,7 @@ export class GraphBuilder {
 
   /** A wall for reverse-mode autodiff: the same value, through which no gradient ever flows. */
   stopGradient(x: Value): Value {
-    const y = this.one('Identity', [x]);
+    const y = this.node('Identity', [x], {}, 'StopGradient')[0]!;
     this.walls.add(y);
     return y;
   }

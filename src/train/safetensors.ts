@@ -4,7 +4,7 @@
 // Written atomically; read with every offset, dtype and shape checked against the file before any data is used.
 import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
-import { writeFileAtomic } from '../config/atomic.ts';
+import { writeFileAtomic } from '../atomic.ts';
 import { UserError } from '../errors.ts';
 import { allocate, BYTES_PER_ELEMENT, type DType } from '../graph/dtype.ts';
 import { numel, tensorBytes, type Tensor } from '../graph/tensor.ts';
