@@ -199,7 +199,7 @@ describe('prepare resumes and splits work', () => {
 describe('prepare rejects bad input with one line and exit code 1', () => {
   const ok = ['--out', join(dir, 'never')];
   const cases: [string[], RegExp][] = [
-    [['--src', 'x', ...ok], /--dataset is required$/],
+    [['--src', 'x', ...ok], /--dataset is required/],
     [['--dataset', 'mnist', '--src', 'x', ...ok], /--dataset: unknown dataset "mnist" \(expected one of ucf101, k400, ssv2, imagenet, folder, csv, moving-mnist\)/],
     [['--dataset', 'folder', '--src', 'x'], /--out is required/],
     [['--dataset', 'folder', ...ok], /--src is required/],
