@@ -9,6 +9,7 @@ export interface Command {
 
 // Lazily imported so that `vhssl inspect` does not load the training runtime.
 const commands: Record<string, () => Promise<Command>> = {
+  'build-graph': async () => (await import('./commands/build-graph.ts')).command,
   inspect: async () => (await import('./commands/inspect.ts')).command,
   prepare: async () => (await import('./commands/prepare.ts')).command,
 };
