@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<Command>> = {
   'build-graph': async () => (await import('./commands/build-graph.ts')).command,
   inspect: async () => (await import('./commands/inspect.ts')).command,
   prepare: async () => (await import('./commands/prepare.ts')).command,
+  train: async () => (await import('./commands/train.ts')).command,
 };
 
 async function help(): Promise<string> {

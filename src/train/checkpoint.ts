@@ -1,0 +1,102 @@
+// Checkpoints: parameters, buffers and optimizer state as safetensors, with everything else a resumed run needs
+// (steps, epoch, RNG and loader state, the config) in its metadata. Written atomically; keep-last-K plus best;
+// refused when corrupt or made for another config.
+import { existsSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
+import { basename, join } from 'node:path';
+import { UserError } from '../errors.ts';
+import type { RngState } from '../rng.ts';
+import type { Tensor } from '../graph/tensor.ts';
+import type { LoaderState } from '../data/loader.ts';
+import { readSafetensors, writeSafetensors } from './safetensors.ts';
+
+export const CHECKPOINT_FORMAT = 'vhssl-checkpoint/1';
+
+export interface TrainProgress {
+  /** Optimizer steps taken (all groups step together on the fused path). */
+  step: number;
+  epoch: number;
+  /** Steps taken per optimizer group (they differ under alternation; AdamW's bias correction uses them). */
+  groupSteps: Record<string, number>;
+  /** Stream of the sampled prediction positions. */
+  rng: RngState;
+  loader: LoaderState;
+  /** Best k-NN top-1 so far, or null. */
+  best: number | null;
+}
+
+export interface Checkpoint {
+  progress: TrainProgress;
+  configHash: string;
+  tensors: Map<string, Tensor>;
+}
+
+const stepFile = (step: number) => `step-${String(step).padStart(8, '0')}.safetensors`;
+
+/** Points `link` at `target` (a file name in the same folder) atomically. */
+function relink(dir: string, link: string, target: string): void {
+  const tmp = join(dir, `.${link}.${process.pid}.tmp`);
+  rmSync(tmp, { force: true });
+  symlinkSync(target, tmp);
+  renameSync(tmp, join(dir, link));
+}
+
+export class Checkpoints {
+  constructor(readonly dir: string, private readonly keepLast: number) {}
+
+  /** Writes step-N.safetensors atomically, points `last` at it, and drops step files beyond the newest K (not best). */
+  save(c: Checkpoint, o: { best?: boolean } = {}): string {
+    mkdirSync(this.dir, { recursive: true });
+    const file = stepFile(c.progress.step);
+    writeSafetensors(join(this.dir, file), c.tensors, {
+      format: CHECKPOINT_FORMAT,
+      config_hash: c.configHash,
+      progress: JSON.stringify(c.progress),
+      step: String(c.progress.step),
+      epoch: String(c.progress.epoch),
+    });
+    relink(this.dir, 'last.safetensors', file);
+    if (o.best) relink(this.dir, 'best.safetensors', file);
+    this.prune();
+    return join(this.dir, file);
+  }
+
+  private prune(): void {
+    const keep = new Set<string>();
+    for (const link of ['last.safetensors', 'best.safetensors']) {
+      const p = join(this.dir, link);
+      if (existsSync(p)) keep.add(basename(readlinkSync(p)));
+    }
+    const steps = readdirSync(this.dir).filter((f) => /^step-\d+\.safetensors$/.test(f)).sort();
+    for (const f of steps.slice(0, Math.max(0, steps.length - this.keepLast))) if (!keep.has(f)) rmSync(join(this.dir, f), { force: true });
+  }
+
+  /** The newest checkpoint, or null when the run has none. */
+  latest(): string | null {
+    const p = join(this.dir, 'last.safetensors');
+    return existsSync(p) ? p : null;
+  }
+}
+
+/**
+ * Reads a checkpoint, refusing a corrupt file, one made by another config, or one missing any of `expected`
+ * (name → shape). The message names the file and what is wrong.
+ */
+export function loadCheckpoint(path: string, configHash: string, expected: ReadonlyMap<string, readonly number[]>): Checkpoint {
+  const { tensors, metadata } = readSafetensors(path);
+  if (metadata.format !== CHECKPOINT_FORMAT) throw new UserError(path, `not a vhssl checkpoint (format "${metadata.format ?? 'missing'}")`);
+  if (metadata.config_hash !== configHash) {
+    throw new UserError(path, `made for config ${metadata.config_hash}, this run's config is ${configHash}`, 'resume with the config the run was started with');
+  }
+  let progress: TrainProgress;
+  try {
+    progress = JSON.parse(metadata.progress ?? '') as TrainProgress;
+  } catch {
+    throw new UserError(path, 'its progress metadata is not valid JSON');
+  }
+  for (const [name, shape] of expected) {
+    const t = tensors.get(name);
+    if (!t) throw new UserError(path, `has no tensor "${name}"`);
+    if (t.shape.join(',') !== shape.join(',')) throw new UserError(path, `tensor "${name}" has shape [${t.shape.join(',')}], expected [${shape.join(',')}]`);
+  }
+  return { progress, configHash, tensors };
+}

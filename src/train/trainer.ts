@@ -1,0 +1,195 @@
+// `vhssl train`: the training loop, readable top to bottom. Each step: a batch from the loader, positions from the
+// seeded stream, learning rates from the schedule, one runner step on ORT, then metrics, checks and checkpoints.
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { saveConfig, type Config } from '../config/index.ts';
+import { loaderFromConfig, storeRoot } from '../data/from-config.ts';
+import type { Loader } from '../data/loader.ts';
+import { UserError } from '../errors.ts';
+import { buildArtifacts, readManifest, type Manifest } from '../graph/artifacts.ts';
+import { samplePositions } from '../graph/model/positions.ts';
+import { Rng } from '../rng.ts';
+import { Checkpoints, loadCheckpoint, type TrainProgress } from './checkpoint.ts';
+import { MetricsLog, Progress } from './metrics.ts';
+import { FusedRunner, GroupRunner, type BatchFeeds, type Runner, type State } from './runner.ts';
+import { readSafetensors } from './safetensors.ts';
+import { learningRate } from './schedule.ts';
+import { checkProvider, fromOrt, toOrt, type ExecutionProvider } from './session.ts';
+
+export interface TrainOptions {
+  config: Config;
+  hash: string;
+  runDir: string;
+  ep: ExecutionProvider;
+  threads?: number;
+  resume: boolean;
+  /** Stop after this many steps in total (the schedule still spans the configured epochs). */
+  maxSteps?: number;
+  log?: (line: string) => void;
+}
+
+export interface TrainResult {
+  step: number;
+  interrupted: boolean;
+  checkpoint: string | null;
+}
+
+/** A loss or gradient that is not finite: the run stops, keeping the last good checkpoint. */
+export class DivergedError extends UserError {}
+
+/** Which groups train at `step`: all, or (alternation) every other group, flipping every `interval` steps. */
+export function activeGroups(groups: readonly string[], step: number, stepsPerEpoch: number, intervalPct: number): string[] {
+  if (intervalPct <= 0 || groups.length < 2) return [...groups];
+  const interval = Math.max(1, Math.round((stepsPerEpoch * intervalPct) / 100));
+  // A pure function of the step: flags and frozen state can never drift apart (fix of spec B7).
+  const phase = Math.floor((step % stepsPerEpoch) / interval) % 2;
+  return groups.filter((_, i) => i % 2 === phase);
+}
+
+function batchFeeds(m: Manifest, x: Float32Array, labels: Int32Array, positions: Record<string, ort.Tensor>): BatchFeeds {
+  const { frames, height, width } = m.video;
+  const feeds: BatchFeeds = { video: new ort.Tensor('float32', x, [labels.length, frames, height, width, 3]), ...positions };
+  if (m.task === 'cls') feeds.labels = new ort.Tensor('int64', BigInt64Array.from(labels, (l) => BigInt(l)), [labels.length]);
+  return feeds;
+}
+
+function fail(artifactsDir: string): never {
+  throw new UserError(artifactsDir, 'holds no artifacts of this config', 'resume with the config the run was started with (its config.yaml)');
+}
+
+/** Names and shapes of everything a checkpoint must hold: parameters, buffers and optimizer state. */
+function stateShapes(m: Manifest): Map<string, readonly number[]> {
+  const shapes = new Map<string, readonly number[]>();
+  for (const g of Object.values(m.graphs)) for (const i of g.inputs) shapes.set(i.name, i.shape as number[]);
+  const out = new Map<string, readonly number[]>();
+  for (const e of Object.values(m.groups)) for (const n of [...e.params, ...e.buffers, ...e.state]) out.set(n, shapes.get(n)!);
+  return out;
+}
+
+export async function train(o: TrainOptions): Promise<TrainResult> {
+  const { config, hash, runDir } = o;
+  const log = o.log ?? ((l: string) => console.error(l));
+  const t = config.train;
+
+  // Everything that can be wrong with the input is checked before the run directory is touched.
+  if (o.ep !== 'cpu') checkProvider(o.ep);
+  storeRoot(config);
+  const ckpts = new Checkpoints(join(runDir, 'checkpoints'), t.checkpoint.keep_last);
+  const resumeFrom = o.resume ? ckpts.latest() : null;
+  if (o.resume && !resumeFrom) throw new UserError(runDir, 'has no checkpoint to resume from', 'start a new run without --resume');
+  if (!o.resume && existsSync(join(runDir, 'checkpoints'))) throw new UserError(runDir, 'already holds a run', 'continue it with --resume, or choose another --out');
+  if (t.grad_accum > 1 && config.arch.task !== 'mine') throw new UserError('config.train.grad_accum', `gradient accumulation runs on the per-group graphs of the mine task, got task ${config.arch.task}`);
+  if (config.arch.task === 'vicreg') throw new UserError('config.arch.task', 'vhssl train does not load two views per clip yet, so vicreg cannot be trained from the CLI', 'use task mine or cls');
+
+  const artifactsDir = join(runDir, 'artifacts');
+  let m = readManifest(artifactsDir, hash);
+  // A resumed run's checkpoint is read and checked before anything is written.
+  const resumed = resumeFrom ? loadCheckpoint(resumeFrom, hash, stateShapes(m ?? fail(artifactsDir))) : null;
+  const loader = loaderFromConfig(config, { split: 'train', train: true });
+  try {
+    if (!resumed) {
+      mkdirSync(runDir, { recursive: true });
+      saveConfig(config, join(runDir, 'config.yaml'));
+    }
+    if (!m) {
+      log(`building the graphs of config ${hash} into ${artifactsDir}`);
+      m = buildArtifacts(config, hash, artifactsDir);
+    }
+
+    // State: parameters and buffers (initial or from the checkpoint) and optimizer state (zeros or checkpoint).
+    const expected = stateShapes(m);
+    const state: State = new Map();
+    let progress: TrainProgress;
+    const groups = Object.keys(m.groups);
+    if (resumed) {
+      for (const n of expected.keys()) state.set(n, toOrt(resumed.tensors.get(n)!));
+      progress = resumed.progress;
+      loader.restore(progress.loader);
+      log(`resuming from ${resumeFrom} at step ${progress.step}`);
+    } else {
+      const init = readSafetensors(join(artifactsDir, m.initial)).tensors;
+      for (const [n, shape] of expected) {
+        const tensor = init.get(n);
+        state.set(n, toOrt(tensor ?? { dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) }));
+      }
+      progress = { step: 0, epoch: 0, groupSteps: Object.fromEntries(groups.map((g) => [g, 0])), rng: Rng.fromSeed(t.seed, 'positions').state(), loader: loader.state(), best: null };
+    }
+
+    const session = { ep: o.ep, threads: o.threads };
+    const fused = t.grad_accum === 1 && t.alternation.interval_pct === 0;
+    const runner: Runner = fused ? await FusedRunner.create(artifactsDir, m, state, session) : await GroupRunner.create(artifactsDir, m, state, session);
+    const stepsPerEpoch = t.steps_per_epoch ?? Math.max(1, Math.floor(loader.batchesPerEpoch / t.grad_accum));
+    const total = Math.min(t.epochs * stepsPerEpoch, o.maxSteps ?? Infinity);
+    const base = t.optimizer.lr;
+    const rng = Rng.fromState(progress.rng);
+    const metrics = new MetricsLog(join(runDir, 'metrics.jsonl'));
+    const bar = new Progress(total, progress.step);
+    let interrupted = false;
+    const onSigint = () => {
+      if (interrupted) process.exit(130);
+      interrupted = true;
+      log('\ninterrupted: saving a checkpoint after this step (press Ctrl-C again to quit without it)');
+    };
+    process.on('SIGINT', onSigint);
+    const snapshot = () => {
+      const tensors = new Map([...state].map(([k, v]) => [k, fromOrt(v)]));
+      return ckpts.save({ progress: { ...progress, rng: rng.state(), loader: loader.state() }, configHash: hash, tensors });
+    };
+    let saved: string | null = resumeFrom;
+    let window = { clips: 0, ms: 0, wait: 0 };
+    try {
+      while (progress.step < total && !interrupted) {
+        const t0 = performance.now();
+        const micro: BatchFeeds[] = [];
+        let clips = 0;
+        for (let k = 0; k < t.grad_accum; k++) {
+          const batch = await loader.next();
+          clips += batch.labels.length;
+          const positions = Object.fromEntries(Object.entries(samplePositions(m.positions, rng)).map(([n, v]) => [n, toOrt(v)]));
+          micro.push(batchFeeds(m, batch.x, batch.labels, positions));
+        }
+        const t1 = performance.now();
+        const lr = learningRate(t.schedule, base, { step: progress.step, stepsPerEpoch, epochs: t.epochs });
+        const active = activeGroups(groups, progress.step, stepsPerEpoch, t.alternation.interval_pct);
+        const lrs = Object.fromEntries(active.map((g) => [g, lr]));
+        const r = await runner.step(micro, active, lrs, progress.groupSteps);
+        const t2 = performance.now();
+
+        for (const [k, v] of [...Object.entries(r.losses), ...Object.entries(r.gradNorms)]) {
+          if (!Number.isFinite(v)) {
+            const [, group, term] = k.split('.');
+            throw new DivergedError(`step ${progress.step + 1}`, `${k} is ${v} (group ${group ?? '?'}${term ? `, term ${term}` : ''})`, saved ? `the last good checkpoint is ${saved}` : 'no checkpoint was written yet');
+          }
+        }
+        for (const g of active) progress.groupSteps[g]! += 1;
+        progress.step += 1;
+        progress.epoch = Math.floor(progress.step / stepsPerEpoch);
+        window = { clips: window.clips + clips, ms: window.ms + (t2 - t0), wait: window.wait + (t1 - t0) };
+        const rate = (window.clips / window.ms) * 1000;
+        const mainLoss = Object.entries(r.losses).filter(([k]) => k.split('.').length === 2).reduce((s, [, v]) => s + v, 0);
+        const logNow = progress.step % t.log_every === 0 || progress.step === total;
+        if (logNow) {
+          metrics.write({
+            step: progress.step, epoch: progress.epoch, clips_per_s: +rate.toFixed(2), data_wait_ms: +(window.wait / t.log_every).toFixed(2),
+            ...Object.fromEntries(Object.entries(lrs).map(([g, v]) => [`lr.${g}`, v])),
+            ...r.losses,
+            ...Object.fromEntries(Object.entries(r.gradNorms).map(([g, v]) => [`grad_norm.${g}`, v])),
+            ...r.monitors,
+          });
+        }
+        bar.update(progress.step, mainLoss, rate, logNow);
+        if (logNow) window = { clips: 0, ms: 0, wait: 0 };
+        if (progress.step % t.checkpoint.every_steps === 0 && progress.step < total) saved = snapshot();
+      }
+      saved = snapshot();
+    } finally {
+      bar.stop();
+      process.off('SIGINT', onSigint);
+    }
+    if (interrupted) log(`checkpoint saved at step ${progress.step}: ${saved}; continue with --resume`);
+    return { step: progress.step, interrupted, checkpoint: saved };
+  } finally {
+    await loader.close();
+  }
+}
