@@ -234,6 +234,8 @@ export class Loader implements AsyncIterable<Batch> {
   async close(): Promise<void> {
     this.generation++;
     this.pending.clear();
+    // An unref'd worker's exit would not keep the event loop alive, leaving terminate() unsettled.
+    for (const w of this.workers) w.ref();
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers = [];
     this.reader.close();
