@@ -234,7 +234,9 @@ export class Loader implements AsyncIterable<Batch> {
   async close(): Promise<void> {
     this.generation++;
     this.pending.clear();
-    // An unref'd worker's exit would not keep the event loop alive, leaving terminate() unsettled.
+    // Late results must not unref a worker again: an unref'd worker's exit does not keep the event loop alive,
+    // which would leave terminate() unsettled.
+    this.calls.clear();
     for (const w of this.workers) w.ref();
     await Promise.all(this.workers.map((w) => w.terminate()));
     this.workers = [];
