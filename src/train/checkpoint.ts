@@ -70,10 +70,10 @@ export class Checkpoints {
     for (const f of steps.slice(0, Math.max(0, steps.length - this.keepLast))) if (!keep.has(f)) rmSync(join(this.dir, f), { force: true });
   }
 
-  /** The newest checkpoint, or null when the run has none. */
+  /** The newest checkpoint (the file `last` points at), or null when the run has none. */
   latest(): string | null {
     const p = join(this.dir, 'last.safetensors');
-    return existsSync(p) ? p : null;
+    return existsSync(p) ? join(this.dir, readlinkSync(p)) : null;
   }
 }
 

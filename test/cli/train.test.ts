@@ -1,0 +1,142 @@
+// `vhssl train` end to end on real videos (Moving MNIST made with ffmpeg): losses go down, metrics, checkpoints and
+// the merged config are written, a SIGKILLed run resumes to bitwise the same parameters, SIGINT checkpoints, a
+// diverging run stops naming the group and term, and bad input fails in one line with nothing half-written.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { before, describe, test } from 'node:test';
+import { readSafetensors } from '../../src/train/safetensors.ts';
+import { movingMnist } from '../fixtures.ts';
+import { BIN, vhssl } from './run.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'vhssl-train-'));
+let data = '';
+// Skip the malloc re-exec so the test signals the training process itself.
+const env = { MALLOC_MMAP_MAX_: '0' };
+const base = (out: string, ...extra: string[]) => ['train', '--config', 'tiny', '--set', `data.root=${data}`, '--set', 'train.batch_size=8', '--out', out, ...extra];
+
+const metrics = (run: string) => readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+const lastCheckpoint = (run: string) => readSafetensors(join(run, 'checkpoints', 'last.safetensors'));
+
+describe('vhssl train', () => {
+  before(() => {
+    data = movingMnist();
+  });
+
+  test('a short run lowers every group\'s loss and writes metrics, checkpoints and the merged config', () => {
+    const run = join(tmp, 'short');
+    const r = vhssl(base(run, '--set', 'train.epochs=4', '--set', 'train.steps_per_epoch=10', '--set', 'train.log_every=5', '--set', 'train.checkpoint.every_steps=10', '--set', 'train.checkpoint.keep_last=2'), { env });
+    assert.equal(r.status, 0, r.stderr);
+    const m = metrics(run);
+    assert.equal(m.length, 8);
+    for (const key of ['loss.space', 'loss.time']) assert.ok(m[m.length - 1]![key]! < m[0]![key]!, `${key}: ${m[0]![key]} → ${m[m.length - 1]![key]}`);
+    for (const key of ['lr.space', 'grad_norm.time', 'monitor.space.std', 'loss.time.down', 'clips_per_s']) assert.ok(key in m[0]!, key);
+    assert.ok(existsSync(join(run, 'config.yaml')) && existsSync(join(run, 'artifacts', 'manifest.json')));
+    const files = readdirSync(join(run, 'checkpoints')).filter((f) => f.startsWith('step-')).sort();
+    assert.deepEqual(files, ['step-00000030.safetensors', 'step-00000040.safetensors'], 'keep-last-2');
+    assert.equal(readlinkSync(join(run, 'checkpoints', 'last.safetensors')), 'step-00000040.safetensors');
+    assert.match(readFileSync(join(run, 'config.yaml'), 'utf8'), new RegExp(`root: ${data.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}`));
+  });
+
+  test('SIGKILL then --resume reaches bitwise the same parameters as an uninterrupted run', async () => {
+    const steps = ['--set', 'train.epochs=6', '--set', 'train.steps_per_epoch=40', '--set', 'train.checkpoint.every_steps=5', '--set', 'train.log_every=5'];
+    const straight = join(tmp, 'straight');
+    assert.equal(vhssl(base(straight, ...steps), { env }).status, 0);
+    const killed = join(tmp, 'killed');
+    const child = spawn(process.execPath, [BIN, ...base(killed, ...steps)], { env: { ...process.env, ...env }, stdio: 'ignore' });
+    const link = join(killed, 'checkpoints', 'last.safetensors');
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (existsSync(link)) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+          resolve();
+        }
+      }, 5);
+    });
+    await new Promise((resolve) => child.on('exit', resolve));
+    const at = Number(readSafetensors(link).metadata.step);
+    assert.ok(at < 240, `the kill landed before the end (checkpoint at step ${at})`);
+    const resumed = vhssl(['train', '--resume', '--out', killed], { env });
+    assert.equal(resumed.status, 0, resumed.stderr);
+    assert.match(resumed.stderr, new RegExp(`resuming from .* at step ${at}`));
+    const a = lastCheckpoint(straight);
+    const b = lastCheckpoint(killed);
+    assert.equal(b.metadata.step, '240');
+    assert.deepEqual([...a.tensors.keys()].sort(), [...b.tensors.keys()].sort());
+    for (const [name, t] of a.tensors) assert.ok(Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).equals(Buffer.from(b.tensors.get(name)!.data.buffer, b.tensors.get(name)!.data.byteOffset, b.tensors.get(name)!.data.byteLength)), `${name} differs`);
+  });
+
+  test('SIGINT saves a checkpoint and exits cleanly; the run can be resumed', async () => {
+    const run = join(tmp, 'sigint');
+    const child = spawn(process.execPath, [BIN, ...base(run, '--set', 'train.epochs=100', '--set', 'train.steps_per_epoch=100', '--set', 'train.checkpoint.every_steps=1000')], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+      if (/step \d+\//.test(stderr) && !child.killed) child.kill('SIGINT');
+    });
+    const code = await new Promise((resolve) => child.on('exit', resolve));
+    assert.equal(code, 130, stderr);
+    assert.match(stderr, /checkpoint saved at step \d+: .*; continue with --resume/);
+    assert.ok(existsSync(join(run, 'checkpoints', 'last.safetensors')));
+  });
+
+  test('accumulation and alternation run on the per-group graphs', () => {
+    const run = join(tmp, 'groups');
+    const r = vhssl(base(run, '--set', 'train.epochs=2', '--set', 'train.steps_per_epoch=8', '--set', 'train.grad_accum=2', '--set', 'train.alternation.interval_pct=25', '--set', 'train.log_every=1'), { env });
+    assert.equal(r.status, 0, r.stderr);
+    const m = metrics(run);
+    // Alternation: steps 1-2 train space only, 3-4 time only, ...
+    assert.ok('grad_norm.space' in m[0]! && !('grad_norm.time' in m[0]!));
+    assert.ok('grad_norm.time' in m[2]! && !('grad_norm.space' in m[2]!));
+    const ck = lastCheckpoint(run);
+    assert.deepEqual(JSON.parse(ck.metadata.progress!).groupSteps, { space: 8, time: 8 });
+  });
+
+  test('a diverging run stops naming the group and term and keeps the last good checkpoint', () => {
+    const run = join(tmp, 'nan');
+    const r = vhssl(base(run, '--set', 'train.optimizer.lr=1e30', '--set', 'train.schedule.name=constant', '--set', 'train.schedule.warmup_epochs=0', '--set', 'train.epochs=2', '--set', 'train.steps_per_epoch=20'), { env });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /vhssl train: step \d+: (loss|grad_norm)\.(space|time)[.\w]* is (NaN|Infinity|-Infinity) \(group (space|time)/);
+  });
+
+  const bad: [string, (run: string) => string[], RegExp][] = [
+    ['missing config', (run) => ['train', '--config', join(tmp, 'nope.yaml'), '--out', run], /nope\.yaml: no such config file/],
+    ['unknown EP', (run) => [...base(run), '--ep', 'tpu'], /--ep: unknown execution provider "tpu" \(use one of cpu, cuda, webgpu\)/],
+    ['missing dataset', (run) => ['train', '--config', 'tiny', '--set', `data.root=${join(tmp, 'no-data')}`, '--out', run], /config\.data\.root: the dataset path .*no-data does not exist/],
+    ['resume without a run', (run) => ['train', '--resume', '--out', run], /no such run directory/],
+  ];
+  for (const [what, args, message] of bad) {
+    test(`bad input (${what}): one line, exit 1, nothing written`, () => {
+      const run = join(tmp, `bad-${what.replace(/\W+/g, '-')}`);
+      const r = vhssl(args(run), { env });
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, message);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.ok(!existsSync(run), 'no run directory');
+    });
+  }
+
+  test('an unreadable checkpoint is refused with a message, and the run is left as it was', () => {
+    const run = join(tmp, 'corrupt');
+    assert.equal(vhssl(base(run, '--set', 'train.epochs=1', '--set', 'train.steps_per_epoch=3'), { env }).status, 0);
+    const file = join(run, 'checkpoints', readlinkSync(join(run, 'checkpoints', 'last.safetensors')));
+    const bytes = readFileSync(file);
+    writeFileSync(file, bytes.subarray(0, bytes.length - 100));
+    const before = readFileSync(join(run, 'config.yaml'), 'utf8');
+    const r = vhssl(['train', '--resume', '--out', run], { env });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /step-00000003\.safetensors: /);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.equal(readFileSync(join(run, 'config.yaml'), 'utf8'), before);
+  });
+
+  test('a checkpoint of another config is refused', () => {
+    const run = join(tmp, 'short');
+    const r = vhssl(['train', '--resume', '--out', run, '--config', 'tiny', '--set', `data.root=${data}`, '--set', 'train.batch_size=4'], { env });
+    assert.equal(r.status, 1);
+    assert.match(r.stderr, /holds no artifacts of this config|made for config/);
+  });
+});

@@ -1,0 +1,15 @@
+// A small real dataset shared by the end-to-end tests: Moving MNIST videos encoded by ffmpeg and prepared by
+// `vhssl prepare`, made once per machine and reused (prepare is resumable and idempotent).
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { vhssl } from './cli/run.ts';
+
+/** 32 videos (24 train, 8 test) of 8 frames at 32×32. */
+export function movingMnist(): string {
+  const dir = join(tmpdir(), 'vhssl-test-moving-mnist-32v8f32');
+  if (existsSync(join(dir, 'summary.json'))) return dir;
+  const r = vhssl(['prepare', '--dataset', 'moving-mnist', '--out', dir, '--videos', '32', '--frames', '8', '--size', '32', '--seed', '3']);
+  if (r.status !== 0) throw new Error(`preparing the test dataset failed: ${r.stderr}`);
+  return dir;
+}
