@@ -10,6 +10,8 @@ export interface Command {
 // Lazily imported so that `vhssl inspect` does not load the training runtime.
 const commands: Record<string, () => Promise<Command>> = {
   'build-graph': async () => (await import('./commands/build-graph.ts')).command,
+  eval: async () => (await import('./commands/eval.ts')).command,
+  export: async () => (await import('./commands/export.ts')).command,
   inspect: async () => (await import('./commands/inspect.ts')).command,
   prepare: async () => (await import('./commands/prepare.ts')).command,
   train: async () => (await import('./commands/train.ts')).command,

@@ -75,6 +75,19 @@ function probeInferGraph(D: number, K: number, hidden?: number) {
   return c.b.graph;
 }
 
+/** log-probabilities (N, K) of the head with parameters `params` on features `x` (N, D). */
+export async function headLogProbs(x: Float32Array, D: number, K: number, params: ReadonlyMap<string, Tensor>, o: { hidden?: number; ep?: ExecutionProvider; threads?: number } = {}): Promise<Float32Array> {
+  const session = await createSession(encodeModel(probeInferGraph(D, K, o.hidden)).model, { ep: o.ep, threads: o.threads });
+  try {
+    const feeds: Record<string, ort.Tensor> = { features: new ort.Tensor('float32', x, [x.length / D, D]) };
+    for (const name of session.inputNames) if (name !== 'features') feeds[name] = toOrt(params.get(name)!);
+    const out = await runChecked(session, feeds);
+    return out.logp!.data as Float32Array;
+  } finally {
+    await session.release();
+  }
+}
+
 /** Per-dimension mean and std of (N, D) rows. */
 export function standardizer(x: Float32Array, D: number): (y: Float32Array) => Float32Array {
   const n = x.length / D;
@@ -168,8 +181,6 @@ export async function linearProbe(train: LabeledFeatures, test: LabeledFeatures,
   }
   const params = trainer.current();
   await trainer.release();
-  const infer = await createSession(encodeModel(probeInferGraph(D, K, o.hidden)).model, { ep: o.ep, threads: o.threads });
-  const out = await runChecked(infer, { features: new ort.Tensor('float32', xt, [test.labels.length, D]), ...Object.fromEntries([...params].map(([k, t]) => [k, toOrt(t)])) });
-  await infer.release();
-  return { ...scoreAccuracy(out.logp!.data as Float32Array, K, test.labels, test.videos), losses, head: params };
+  const logp = await headLogProbs(xt, D, K, params, { hidden: o.hidden, ep: o.ep, threads: o.threads });
+  return { ...scoreAccuracy(logp, K, test.labels, test.videos), losses, head: params };
 }

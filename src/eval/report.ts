@@ -1,0 +1,164 @@
+// RUN_DIR/report.html: one self-contained page (inline SVG, no script, no external file) with the run's training
+// curves from metrics.jsonl (losses per group and term, learning rates, gradient norms, collapse monitors, k-NN
+// accuracy during training), the evaluations recorded in eval.jsonl, and the feature pictures in RUN_DIR/pictures.
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic.ts';
+import { configHash, type Config } from '../config/index.ts';
+import { escapeXml, lineChartSvg, type Series } from './plot.ts';
+import type { KnnAccuracy } from './knn.ts';
+
+export type MetricRecord = Record<string, unknown>;
+
+/** JSON lines; lines that do not parse (a torn last line of a live run) are skipped and counted. */
+export function readJsonl(file: string): { records: MetricRecord[]; skipped: number } {
+  if (!existsSync(file)) return { records: [], skipped: 0 };
+  const records: MetricRecord[] = [];
+  let skipped = 0;
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const v = JSON.parse(line) as unknown;
+      if (v && typeof v === 'object' && !Array.isArray(v)) records.push(v as MetricRecord);
+      else skipped++;
+    } catch {
+      skipped++;
+    }
+  }
+  return { records, skipped };
+}
+
+/** One evaluation result, appended to RUN_DIR/eval.jsonl by `vhssl eval`. */
+export interface EvalRecord {
+  kind: 'knn' | 'probe' | 'finetune';
+  time: string;
+  checkpoint: string;
+  step: number | null;
+  epoch: number | null;
+  level?: string;
+  views?: { train: string; test: string };
+  splits?: { train: string; test: string };
+  /** k-NN: one entry per k */
+  knn?: KnnAccuracy[];
+  /** probe / fine-tune */
+  clip?: { top1: number; top5: number; count: number };
+  video?: { top1: number; top5: number; count: number };
+}
+
+const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
+
+/** Series of every key matching `pred`, against `step` (or `x`), from step records (records without `kind`). */
+function seriesOf(records: MetricRecord[], keys: string[], x = 'step'): Series[] {
+  return keys.map((k) => {
+    const xs: number[] = [];
+    const ys: number[] = [];
+    for (const r of records) {
+      const [a, b] = [num(r[x]), num(r[k])];
+      if (a !== undefined && b !== undefined) {
+        xs.push(a);
+        ys.push(b);
+      }
+    }
+    return { name: k, x: xs, y: ys };
+  }).filter((s) => s.x.length > 0);
+}
+
+export interface Chart {
+  id: string;
+  title: string;
+  svg: string;
+}
+
+/** The training-curve charts of a run's metrics. */
+export function trainingCharts(records: MetricRecord[]): Chart[] {
+  const steps = records.filter((r) => r.kind === undefined && num(r.step) !== undefined);
+  const keys = [...new Set(steps.flatMap((r) => Object.keys(r).filter((k) => num(r[k]) !== undefined)))].sort();
+  const charts: Chart[] = [];
+  const lossKeys = keys.filter((k) => k.startsWith('loss.'));
+  const groups = [...new Set(lossKeys.map((k) => k.split('.')[1]!))];
+  for (const g of groups) {
+    const mine = lossKeys.filter((k) => k.split('.')[1] === g);
+    charts.push({ id: `loss-${g}`, title: `Loss: ${g}`, svg: lineChartSvg(seriesOf(steps, mine), { title: `Loss of ${g} (total and per term)`, xLabel: 'step', yLabel: 'loss', logY: true }) });
+  }
+  const families: [string, string, string, boolean][] = [
+    ['lr.', 'lr', 'Learning rates', false],
+    ['grad_norm.', 'grad-norm', 'Gradient norms (before clipping)', true],
+    ['monitor.', 'monitor', 'Collapse monitors (mean per-channel std)', false],
+  ];
+  for (const [prefix, id, title, logY] of families) {
+    const ks = keys.filter((k) => k.startsWith(prefix));
+    if (ks.length) charts.push({ id, title, svg: lineChartSvg(seriesOf(steps, ks), { title, xLabel: 'step', logY }) });
+  }
+  const knn = records.filter((r) => r.kind === 'knn');
+  if (knn.length) {
+    const x = knn.some((r) => num(r.epoch) !== undefined) ? 'epoch' : 'step';
+    const ks = ['top1', 'top5'].filter((k) => knn.some((r) => num(r[k]) !== undefined));
+    charts.push({ id: 'knn', title: 'k-NN accuracy during training', svg: lineChartSvg(seriesOf(knn, ks, x), { title: 'k-NN accuracy during training (%)', xLabel: x, yLabel: '%' }) });
+  }
+  const rate = keys.filter((k) => k === 'clips_per_s');
+  if (rate.length) charts.push({ id: 'speed', title: 'Throughput', svg: lineChartSvg(seriesOf(steps, rate), { title: 'Throughput (clips/s)', xLabel: 'step' }) });
+  return charts;
+}
+
+const pct = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
+
+function evalTable(evals: EvalRecord[]): string {
+  if (!evals.length) return '<p>No evaluation recorded yet (run <code>vhssl eval knn|probe|finetune --run RUN_DIR</code>).</p>';
+  const rows: string[] = [];
+  for (const e of evals) {
+    const where = `${escapeXml(e.checkpoint)}${e.epoch !== null ? `, epoch ${e.epoch}` : ''}${e.step !== null ? `, step ${e.step}` : ''}`;
+    const lines = e.knn ? e.knn.map((r) => ({ what: `k-NN k=${r.k}`, clip: r.clip, video: r.video })) : [{ what: e.kind, clip: e.clip, video: e.video }];
+    for (const l of lines) {
+      rows.push(`<tr><td>${escapeXml(l.what)}</td><td>${escapeXml(e.level ?? 'embedding')}</td><td>${where}</td><td>${pct(l.clip?.top1)}</td><td>${pct(l.clip?.top5)}</td><td>${pct(l.video?.top1)}</td><td>${pct(l.video?.top5)}</td><td>${escapeXml(e.time)}</td></tr>`);
+    }
+  }
+  return `<table><thead><tr><th>evaluation</th><th>level</th><th>checkpoint</th><th>clip top-1</th><th>clip top-5</th><th>video top-1</th><th>video top-5</th><th>when</th></tr></thead><tbody>\n${rows.join('\n')}\n</tbody></table>`;
+}
+
+/** SVG files of RUN_DIR/pictures, in a stable order. */
+function pictureFiles(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  const order = ['pca', 'tsne', 'umap'];
+  return readdirSync(dir).filter((f) => f.endsWith('.svg')).sort((a, b) => order.indexOf(a.split('-')[0]!) - order.indexOf(b.split('-')[0]!) || (a < b ? -1 : 1));
+}
+
+/** Strips the XML prolog so an SVG file can sit inline in HTML. */
+const inlineSvg = (text: string) => text.replace(/^<\?xml[^>]*>\s*/, '');
+
+export function buildReport(runDir: string, config: Config): string {
+  const { records, skipped } = readJsonl(join(runDir, 'metrics.jsonl'));
+  const evals = readJsonl(join(runDir, 'eval.jsonl')).records as unknown as EvalRecord[];
+  const charts = trainingCharts(records);
+  const pics = pictureFiles(join(runDir, 'pictures'));
+  const lastStep = records.reduce((m, r) => Math.max(m, num(r.step) ?? 0), 0);
+  const a = config.arch;
+  const title = `vhssl run ${escapeXml(runDir)}`;
+  const html = [
+    '<!doctype html>',
+    '<html lang="en"><head><meta charset="utf-8">',
+    `<title>${title}</title>`,
+    '<style>body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;color:#222}section{margin:1.5em 0}' +
+      '.charts{display:flex;flex-wrap:wrap;gap:12px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}' +
+      'td:first-child,th:first-child{text-align:left}code{background:#f4f4f4;padding:0 3px}</style>',
+    '</head><body>',
+    `<h1>${title}</h1>`,
+    '<section id="summary"><h2>Run</h2><ul>',
+    `<li>config <code>${configHash(config)}</code>: task ${escapeXml(a.task)}, groups ${escapeXml(a.groups.join(', '))}, stem ${escapeXml(a.stem)}, ${config.data.frames}×${config.data.height}×${config.data.width} input, dataset ${escapeXml(config.data.dataset)}</li>`,
+    `<li>${records.length} metric records up to step ${lastStep}${skipped ? ` (${skipped} unreadable lines skipped)` : ''}</li>`,
+    '</ul></section>',
+    '<section id="curves"><h2>Training curves</h2>',
+    charts.length ? `<div class="charts">\n${charts.map((c) => `<figure id="${c.id}">${c.svg}</figure>`).join('\n')}\n</div>` : '<p>No metrics.jsonl records yet.</p>',
+    '</section>',
+    `<section id="evaluation"><h2>Evaluation</h2>\n${evalTable(evals)}\n</section>`,
+    '<section id="pictures"><h2>Feature pictures</h2>',
+    pics.length
+      ? `<div class="charts">\n${pics.map((f) => `<figure id="picture-${escapeXml(f.replace(/\.svg$/, ''))}">${inlineSvg(readFileSync(join(runDir, 'pictures', f), 'utf8'))}</figure>`).join('\n')}\n</div>`
+      : '<p>No pictures yet (<code>vhssl eval pictures --run RUN_DIR</code>).</p>',
+    '</section>',
+    '</body></html>',
+    '',
+  ].join('\n');
+  const out = join(runDir, 'report.html');
+  writeFileAtomic(out, html);
+  return out;
+}
