@@ -177,7 +177,17 @@ export class GraphBuilder {
 
   /** Marks a graph output, renamed through an Identity when `name` is given. */
   output(v: Value, name?: string): Value {
-    const out = name && name !== v.name ? this.scope('', () => this.namedIdentity(v, name)) : v;
+    let out = v;
+    if (name && name !== v.name) {
+      // A node's output that is not yet a graph output is renamed in place (no copy); anything else (inputs,
+      // constants, a value already output under another name, walls) goes through an Identity.
+      if (v.kind === 'node' && !this.graph.outputs.includes(v) && !this.walls.has(v) && !this.names.has(name)) {
+        this.names.delete(v.name);
+        (v as { name: string }).name = this.claim(name);
+      } else {
+        out = this.scope('', () => this.namedIdentity(v, name));
+      }
+    }
     this.graph.outputs.push(out);
     return out;
   }

@@ -46,6 +46,8 @@ function fromState(state: State, names: readonly string[], feeds: Record<string,
 }
 
 export class FusedRunner implements Runner {
+  /** Wall time of the last session run (ms): the graph's share of a step. */
+  lastRunMs = 0;
   private readonly inputs: Set<string>;
 
   private constructor(private readonly session: ort.InferenceSession, private readonly state: State, private readonly stateInputs: string[]) {
@@ -68,7 +70,9 @@ export class FusedRunner implements Runner {
       // SGD does not read the step: the graph has no such input then.
       if (this.inputs.has(stepName(g))) feeds[stepName(g)] = i64(groupSteps[g]! + 1);
     }
+    const t0 = performance.now();
     const out = await runChecked(this.session, feeds);
+    this.lastRunMs = performance.now() - t0;
     const r: StepResult = { losses: {}, gradNorms: {}, monitors: {} };
     collect(out, r, 'loss.');
     collect(out, r, 'monitor.');

@@ -1,0 +1,99 @@
+// Training-step benchmark (issue 4): the fused step graph of config/bench-st.yaml (and bench-s3d.yaml) on
+// onnxruntime-node, fed the way `vhssl train` feeds it (same runner), with a synthetic batch so the data pipeline is
+// not measured here (bench/data.ts does that). Prints median/min step time, clips/s, the split between graph runs and
+// JS work, GFLOP/s, and the ratio to ORT's own 1024³ MatMul GFLOP/s measured in this process.
+// Run: npx tsx bench/step.ts [--steps N] [--threads T] [--only st|s3d]
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import * as ort from 'onnxruntime-node';
+import { loadConfig } from '../src/config/index.ts';
+import { GraphBuilder } from '../src/graph/builder.ts';
+import { buildArtifacts } from '../src/graph/artifacts.ts';
+import { countFlops } from '../src/graph/flops.ts';
+import { encodeModel } from '../src/graph/onnx.ts';
+import { samplePositions } from '../src/graph/model/positions.ts';
+import { readSafetensors } from '../src/train/safetensors.ts';
+import { FusedRunner, type State } from '../src/train/runner.ts';
+import { createSession, toOrt } from '../src/train/session.ts';
+import { Rng } from '../src/rng.ts';
+import { readFileSync } from 'node:fs';
+import { modelSpec } from '../src/graph/model/from-config.ts';
+import { stepGraph } from '../src/graph/model/graphs.ts';
+
+const { values: args } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' } } });
+const STEPS = Number(args.steps ?? 40);
+const threads = Number(args.threads ?? os.availableParallelism());
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+/** ORT's own MatMul speed on this machine: (1024×1024)·(1024×1024), median of 10 runs. */
+async function matmulGflops(): Promise<number> {
+  const b = new GraphBuilder('matmul');
+  b.output(b.MatMul(b.input('a', 'float32', [1024, 1024]), b.input('b', 'float32', [1024, 1024])), 'c');
+  const s = await createSession(encodeModel(b.graph).model, { threads });
+  const x = new ort.Tensor('float32', new Float32Array(1024 * 1024).fill(0.5), [1024, 1024]);
+  const times: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    const t0 = performance.now();
+    await s.run({ a: x, b: x });
+    times.push(performance.now() - t0);
+  }
+  return (2 * 1024 ** 3) / (median(times.slice(2)) / 1000) / 1e9;
+}
+
+async function bench(name: string, file: string, reference: number): Promise<{ clips: number; ratio: number }> {
+  const { config, hash } = loadConfig({ file });
+  const dir = mkdtempSync(join(os.tmpdir(), 'vhssl-bench-'));
+  const m = buildArtifacts(config, hash, join(dir, 'a'));
+  // The same step graph as the artifact, in IR form for its shapes.
+  const flops = countFlops(stepGraph(modelSpec(config), config.train, config.train.seed).builder.graph);
+  const init = readSafetensors(join(dir, 'a', m.initial)).tensors;
+  const state: State = new Map();
+  for (const g of Object.values(m.groups)) {
+    for (const n of [...g.params, ...g.buffers]) state.set(n, toOrt(init.get(n)!));
+    for (const n of g.state) state.set(n, toOrt({ ...init.get(n.slice(0, n.lastIndexOf('.')))!, data: new Float32Array(init.get(n.slice(0, n.lastIndexOf('.')))!.data.length) }));
+  }
+  const runner = await FusedRunner.create(join(dir, 'a'), m, state, { threads });
+  const B = config.train.batch_size;
+  const { frames, height, width } = m.video;
+  const rng = Rng.fromSeed(1, 'bench');
+  const video = new Float32Array(B * frames * height * width * 3).map(() => rng.normal());
+  const groups = Object.keys(m.groups);
+  const lr = Object.fromEntries(groups.map((g) => [g, 0.01]));
+  const steps = Object.fromEntries(groups.map((g) => [g, 0]));
+  const total: number[] = [];
+  const run: number[] = [];
+  for (let i = 0; i < STEPS + 5; i++) {
+    const t0 = performance.now();
+    const positions = Object.fromEntries(Object.entries(samplePositions(m.positions, rng)).map(([k, v]) => [k, toOrt(v)]));
+    const feeds = { video: new ort.Tensor('float32', video, [B, frames, height, width, 3]), ...positions };
+    await runner.step([feeds], groups, lr, steps);
+    const t1 = performance.now();
+    if (i >= 5) {
+      total.push(t1 - t0);
+      run.push(runner.lastRunMs);
+    }
+  }
+  const med = median(total);
+  const clips = (B / med) * 1000;
+  const gflops = flops / (med / 1000) / 1e9;
+  console.log(`${name}: ${file}, batch ${B}, ${(flops / 1e9).toFixed(3)} GFLOP per step (forward + backward, products and convolutions)`);
+  console.log(`  step   median ${med.toFixed(2)} ms   min ${Math.min(...total).toFixed(2)} ms   → ${clips.toFixed(1)} clips/s`);
+  console.log(`  split  graph run ${median(run).toFixed(2)} ms   JS work ${(med - median(run)).toFixed(2)} ms (positions, feeds, state swap)`);
+  console.log(`  speed  ${gflops.toFixed(1)} GFLOP/s = ${(gflops / reference).toFixed(3)} × ORT's 1024³ MatMul`);
+  return { clips, ratio: gflops / reference };
+}
+
+console.log(`onnxruntime-node ${JSON.parse(readFileSync(new URL('../node_modules/onnxruntime-node/package.json', import.meta.url), 'utf8')).version}, ${threads} intra-op threads, ${os.cpus()[0]?.model}`);
+const reference = await matmulGflops();
+console.log(`ORT MatMul 1024³: ${reference.toFixed(1)} GFLOP/s`);
+let last = { clips: 0, ratio: 0 };
+if (args.only !== 's3d') {
+  last = await bench('space-time, linear patch embedding (original: ~115 clips/s, 70 ms/step)', 'bench-st', reference);
+}
+if (args.only !== 'st') {
+  const s3d = await bench('S3D stem variant (original: ~9 clips/s)', 'bench-s3d', reference);
+  if (args.only === 's3d') last = s3d;
+}
+console.log(`step clips_per_s=${last.clips.toFixed(1)} gflops_ratio=${last.ratio.toFixed(3)}`);
