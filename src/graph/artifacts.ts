@@ -6,7 +6,7 @@ import { saveConfig, type Config } from '../config/index.ts';
 import { writeSafetensors } from '../train/safetensors.ts';
 import { GraphBuilder } from './builder.ts';
 import { modelSpec } from './model/from-config.ts';
-import { encoderGraph, groupOptimizerSpec, mineTrainGraph, stepGraph, trainGraph, type TrainGraph } from './model/graphs.ts';
+import { EMA, emaGraph, encoderGraph, groupOptimizerSpec, mineTrainGraph, stepGraph, trainGraph, type TrainGraph } from './model/graphs.ts';
 import type { PositionInput } from './model/positions.ts';
 import type { GroupName } from './model/spec.ts';
 import { encodeModel } from './onnx.ts';
@@ -62,6 +62,8 @@ export interface Manifest {
   graphs: Record<string, GraphEntry>;
   positions: PositionInput[];
   initial: string;
+  /** `targets: ema`: the target encoder's parameters and buffers (state, never trained) and its update graph. */
+  ema?: { params: string[]; buffers: string[]; update: string };
 }
 
 function entry(b: GraphBuilder, file: string, role: GraphEntry['role'], groups: string[]): GraphEntry {
@@ -118,6 +120,8 @@ export function buildArtifacts(config: Config, hash: string, out: string, log: (
     }
     const step = stepGraph(spec, config.train, seed);
     write('step', step, 'step', step.groups);
+    const ema = emaGraph(spec, seed);
+    if (ema) write('ema.update', { builder: ema }, 'optim', [EMA]);
 
     // Initial values of every parameter and buffer: the step graph trains them all.
     const initial: Record<string, Tensor> = {};
@@ -137,6 +141,15 @@ export function buildArtifacts(config: Config, hash: string, out: string, log: (
       graphs,
       positions: step.positions,
       initial: INIT_PARAMS,
+      ...(ema
+        ? {
+            ema: {
+              params: step.builder.params.filter((p) => p.group === EMA).map((p) => p.value.name),
+              buffers: step.builder.buffers.filter((p) => p.group === EMA).map((p) => p.value.name),
+              update: 'ema.update.onnx',
+            },
+          }
+        : {}),
     };
     writeFileSync(join(tmp, MANIFEST), `${JSON.stringify(manifest, null, 2)}\n`);
     const old = `${tmp}.old`;

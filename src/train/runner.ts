@@ -24,8 +24,11 @@ export interface StepResult {
 }
 
 export interface Runner {
-  /** Runs one optimizer step over `micro` micro-batches, training `active` groups with learning rates `lr`. */
-  step(micro: readonly BatchFeeds[], active: readonly string[], lr: Record<string, number>, groupSteps: Record<string, number>): Promise<StepResult>;
+  /**
+   * Runs one optimizer step over `micro` micro-batches, training `active` groups with learning rates `lr`; `scalars`
+   * are step-wide inputs (the EMA decay) fed to the graphs that take them.
+   */
+  step(micro: readonly BatchFeeds[], active: readonly string[], lr: Record<string, number>, groupSteps: Record<string, number>, scalars?: Record<string, ort.Tensor>): Promise<StepResult>;
 }
 
 const scalar = (t: ort.Tensor): number => Number((t.data as ArrayLike<number | bigint>)[0]);
@@ -61,9 +64,10 @@ export class FusedRunner implements Runner {
     return new FusedRunner(session, state, g.inputs.map((i) => i.name).filter((n) => names.has(n)));
   }
 
-  async step(micro: readonly BatchFeeds[], _active: readonly string[], lr: Record<string, number>, groupSteps: Record<string, number>): Promise<StepResult> {
+  async step(micro: readonly BatchFeeds[], _active: readonly string[], lr: Record<string, number>, groupSteps: Record<string, number>, scalars: Record<string, ort.Tensor> = {}): Promise<StepResult> {
     if (micro.length !== 1) throw new Error('the fused step runs one micro-batch per step');
     const feeds: Record<string, ort.Tensor> = { ...micro[0]! };
+    for (const [k, v] of Object.entries(scalars)) if (this.inputs.has(k)) feeds[k] = v;
     fromState(this.state, this.stateInputs, feeds);
     for (const g of Object.keys(lr)) {
       feeds[lrName(g)] = f32(lr[g]!);
@@ -90,6 +94,7 @@ export class GroupRunner implements Runner {
     private readonly m: Manifest,
     private readonly train: Map<string, ort.InferenceSession>,
     private readonly optim: Map<string, ort.InferenceSession>,
+    private readonly ema: ort.InferenceSession | null,
     private readonly state: State,
   ) {}
 
@@ -100,10 +105,11 @@ export class GroupRunner implements Runner {
       train.set(g, await createSession(join(dir, e.train), o));
       optim.set(g, await createSession(join(dir, e.optim), o));
     }
-    return new GroupRunner(m, train, optim, state);
+    const ema = m.ema ? await createSession(join(dir, m.ema.update), o) : null;
+    return new GroupRunner(m, train, optim, ema, state);
   }
 
-  async step(micro: readonly BatchFeeds[], active: readonly string[], lr: Record<string, number>, groupSteps: Record<string, number>): Promise<StepResult> {
+  async step(micro: readonly BatchFeeds[], active: readonly string[], lr: Record<string, number>, groupSteps: Record<string, number>, scalars: Record<string, ort.Tensor> = {}): Promise<StepResult> {
     const r: StepResult = { losses: {}, gradNorms: {}, monitors: {} };
     const sums = new Map<string, Float32Array>();
     for (const g of active) {
@@ -140,6 +146,12 @@ export class GroupRunner implements Runner {
       const out = await runChecked(optim, feeds);
       for (const n of [...e.params, ...e.state]) this.state.set(n, out[newName(n)]!);
       r.gradNorms[g] = scalar(out[GRAD_NORM]!);
+    }
+    if (this.ema) {
+      const feeds: Record<string, ort.Tensor> = {};
+      for (const name of this.ema.inputNames) feeds[name] = scalars[name] ?? this.state.get(name)!;
+      const out = await runChecked(this.ema, feeds);
+      for (const n of this.m.ema!.params) this.state.set(n, out[newName(n)]!);
     }
     return r;
   }

@@ -8,6 +8,7 @@ import { loaderFromConfig, storeRoot } from '../data/from-config.ts';
 import type { Loader } from '../data/loader.ts';
 import { UserError } from '../errors.ts';
 import { buildArtifacts, readManifest, type Manifest } from '../graph/artifacts.ts';
+import { EMA_DECAY } from '../graph/model/graphs.ts';
 import { samplePositions } from '../graph/model/positions.ts';
 import { Rng } from '../rng.ts';
 import { Checkpoints, loadCheckpoint, type TrainProgress } from './checkpoint.ts';
@@ -64,6 +65,7 @@ function stateShapes(m: Manifest): Map<string, readonly number[]> {
   for (const g of Object.values(m.graphs)) for (const i of g.inputs) shapes.set(i.name, i.shape as number[]);
   const out = new Map<string, readonly number[]>();
   for (const e of Object.values(m.groups)) for (const n of [...e.params, ...e.buffers, ...e.state]) out.set(n, shapes.get(n)!);
+  for (const n of [...(m.ema?.params ?? []), ...(m.ema?.buffers ?? [])]) out.set(n, shapes.get(n)!);
   return out;
 }
 
@@ -153,7 +155,10 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         const lr = learningRate(t.schedule, base, { step: progress.step, stepsPerEpoch, epochs: t.epochs });
         const active = activeGroups(groups, progress.step, stepsPerEpoch, t.alternation.interval_pct);
         const lrs = Object.fromEntries(active.map((g) => [g, lr]));
-        const r = await runner.step(micro, active, lrs, progress.groupSteps);
+        // The EMA target encoder's decay rises from decay to final_decay along a cosine (BYOL).
+        const { decay, final_decay: final } = config.arch.ema;
+        const emaDecay = final - ((final - decay) * (Math.cos((Math.PI * progress.step) / Math.max(total, 1)) + 1)) / 2;
+        const r = await runner.step(micro, active, lrs, progress.groupSteps, { [EMA_DECAY]: new ort.Tensor('float32', new Float32Array([emaDecay]), []) });
         const t2 = performance.now();
 
         for (const [k, v] of [...Object.entries(r.losses), ...Object.entries(r.gradNorms)]) {

@@ -95,6 +95,21 @@ describe('vhssl train', () => {
     assert.deepEqual(JSON.parse(ck.metadata.progress!).groupSteps, { space: 8, time: 8 });
   });
 
+  test('EMA targets: the target encoder starts at the online weights and trails them', () => {
+    const run = join(tmp, 'ema');
+    const r = vhssl(base(run, '--set', 'arch.targets=ema', '--set', 'arch.ema.decay=0.9', '--set', 'train.epochs=2', '--set', 'train.steps_per_epoch=10'), { env });
+    assert.equal(r.status, 0, r.stderr);
+    const init = readSafetensors(join(run, 'artifacts', 'init.safetensors')).tensors;
+    const last = lastCheckpoint(run).tensors;
+    const name = 'time.blocks.0.mlp.fc1.weight';
+    const dist = (a: string, am: Map<string, { data: ArrayLike<number> }>, b: string, bm: Map<string, { data: ArrayLike<number> }>) =>
+      Math.sqrt(Array.from(am.get(a)!.data).reduce((s, x, i) => s + (x - bm.get(b)!.data[i]!) ** 2, 0));
+    assert.equal(dist(`ema.${name}`, init as never, name, init as never), 0, 'the EMA copy starts equal');
+    const moved = dist(name, last as never, name, init as never);
+    const emaMoved = dist(`ema.${name}`, last as never, name, init as never);
+    assert.ok(emaMoved > 0 && emaMoved < moved, `EMA moved ${emaMoved}, online moved ${moved}`);
+  });
+
   test('a diverging run stops naming the group and term and keeps the last good checkpoint', () => {
     const run = join(tmp, 'nan');
     const r = vhssl(base(run, '--set', 'train.optimizer.lr=1e30', '--set', 'train.schedule.name=constant', '--set', 'train.schedule.warmup_epochs=0', '--set', 'train.epochs=2', '--set', 'train.steps_per_epoch=20'), { env });

@@ -72,6 +72,10 @@ describe('model gradients against finite differences (tiny configs, onnxruntime-
   for (const g of side.groups) {
     test(`mine with side terms, any_frame, cosine: group ${g}`, () => directional(side, mineTrainGraph(side, [g], 12), `loss.${g}`));
   }
+  const ema = tiny({ targets: 'ema' });
+  for (const g of ['space', 'clip'] as const) {
+    test(`mine with EMA targets: group ${g}`, () => directional(ema, mineTrainGraph(ema, [g], 16), `loss.${g}`));
+  }
   for (const fn of ['ce', 'vicreg'] as const) {
     const spec = tiny({ groups: ['space', 'time'], time: { ...mine.time, clips: 1 }, predictor: { hidden: [6], norm: 'layernorm' }, loss: { ...mine.loss, fn } });
     test(`mine with ${fn} loss and MLP predictors: group space`, () => directional(spec, mineTrainGraph(spec, ['space'], 13), 'loss.space'));

@@ -59,14 +59,37 @@ function start(name: string, seed: number): { b: GraphBuilder; c: Ctx } {
   return { b, c: { b, rng: Rng.fromSeed(seed, 'graph'), mode: 'train', updates: [] } };
 }
 
+export const EMA = 'ema';
+export const EMA_DECAY = 'ema_decay';
+/** The EMA copy of parameter or buffer `name`. */
+export const emaName = (name: string) => `${EMA}.${name}`;
+
+/**
+ * The target encoder of `targets: ema` (BYOL / I-JEPA): the same encoder under the `ema.` prefix, run on the same
+ * video. Its parameters start equal to the online ones and follow them by an exponential moving average; they are
+ * never trained. Its BatchNorms normalise with batch statistics (training mode) and keep no running statistics.
+ */
+function emaEncoder(b: GraphBuilder, c: Ctx, s: ModelSpec, video: Value) {
+  const ema: Ctx = { ...c, updates: [] };
+  const enc = b.scope(EMA, () => encode(ema, s, video, { walls: true }));
+  const online = new Map([...b.params, ...b.buffers].map((p) => [p.value.name, p.init]));
+  for (const list of [b.params, b.buffers]) {
+    list.forEach((p, i) => {
+      if (p.group === EMA) list[i] = { ...p, init: online.get(p.value.name.slice(EMA.length + 1)) ?? p.init };
+    });
+  }
+  return enc;
+}
+
 /** `mine`: the forward of every level and the loss terms of `groups`. */
 function mineForward(s: ModelSpec, groups: readonly GroupName[], seed: number, name: string): Forward {
   const { b, c } = start(name, seed);
   const video = b.input('video', 'float32', [s.batch, s.frames, s.height, s.width, 3]);
   const enc = encode(c, s, video, { walls: true });
+  const targets = s.targets === 'ema' ? emaEncoder(b, c, s, video) : enc;
   const positions: PositionInput[] = [];
   const only = new Set(groups);
-  const terms = mineTerms(c, s, enc.levels, { targetLevels: enc.levels, positions, only });
+  const terms = mineTerms(c, s, enc.levels, { targetLevels: targets.levels, positions, only });
   const losses: string[] = [];
   const totals = new Map<string, Value>();
   for (const g of groups) {
@@ -212,8 +235,43 @@ export function stepGraph(s: ModelSpec, train: TrainConfig, seed: number): StepG
       });
       b.output(r.gradNorm, gradNormName(g));
     }
+    if (s.targets === 'ema' && s.task === 'mine') {
+      const updated = new Map(b.graph.outputs.map((o) => [o.name, o]));
+      emaUpdate(b, b.input(EMA_DECAY, 'float32', []), (n) => updated.get(newName(n)));
+    }
   });
   return { ...finish(s, f, params), optimizers };
+}
+
+/**
+ * ema ← d·ema + (1 - d)·θ for every EMA parameter whose online parameter `current(name)` returns (the updated value
+ * in the step graph, an input in the standalone EMA graph); outputs `ema.<name>.new`.
+ */
+function emaUpdate(b: GraphBuilder, decay: Value, current: (name: string) => Value | undefined): void {
+  b.scope(EMA, () => {
+    const oneMinus = b.Sub(b.scalar(1), decay);
+    for (const p of b.params.filter((q) => q.group === EMA)) {
+      const theta = current(p.value.name.slice(EMA.length + 1));
+      if (!theta) continue;
+      b.output(b.Add(b.Mul(p.value, decay), b.Mul(theta, oneMinus)), newName(p.value.name));
+    }
+  });
+}
+
+/** The EMA update as its own graph (the per-group path runs it after the optimizers): ema.*, online params, decay. */
+export function emaGraph(s: ModelSpec, seed: number): GraphBuilder | null {
+  if (s.targets !== 'ema' || s.task !== 'mine') return null;
+  const f = forward(s, seed);
+  const b = new GraphBuilder('ema.update');
+  const decay = b.input(EMA_DECAY, 'float32', []);
+  const online = new Map<string, Value>();
+  for (const p of f.b.params.filter((q) => q.group === EMA)) {
+    b.param(p.value.name, p.init);
+    const name = p.value.name.slice(EMA.length + 1);
+    online.set(name, b.input(name, p.value.dtype, p.value.shape));
+  }
+  emaUpdate(b, decay, (n) => online.get(n));
+  return b;
 }
 
 /**
