@@ -9,6 +9,7 @@ import type { Loader } from '../data/loader.ts';
 import { UserError } from '../errors.ts';
 import { buildArtifacts, readManifest, type Manifest } from '../graph/artifacts.ts';
 import { EMA_DECAY } from '../graph/model/graphs.ts';
+import { DROPOUT_SEED } from '../graph/nn/dropout.ts';
 import { samplePositions } from '../graph/model/positions.ts';
 import { Rng } from '../rng.ts';
 import { Checkpoints, loadCheckpoint, type TrainProgress } from './checkpoint.ts';
@@ -125,6 +126,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const total = Math.min(t.epochs * stepsPerEpoch, o.maxSteps ?? Infinity);
     const base = t.optimizer.lr;
     const rng = Rng.fromState(progress.rng);
+    const dropoutSeeded = Object.values(m.graphs).some((g) => g.inputs.some((i) => i.name === DROPOUT_SEED));
     const metrics = new MetricsLog(join(runDir, 'metrics.jsonl'));
     const bar = new Progress(total, progress.step);
     let interrupted = false;
@@ -149,6 +151,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           const batch = await loader.next();
           clips += batch.labels.length;
           const positions = Object.fromEntries(Object.entries(samplePositions(m.positions, rng)).map(([n, v]) => [n, toOrt(v)]));
+          if (dropoutSeeded) positions[DROPOUT_SEED] = new ort.Tensor('int64', new BigInt64Array([BigInt(rng.nextU32())]), []);
           micro.push(batchFeeds(m, batch.x, batch.labels, positions));
         }
         const t1 = performance.now();

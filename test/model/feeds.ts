@@ -14,6 +14,7 @@ export function feedsFor(spec: ModelSpec, tg: TrainGraph, seed = 7): Record<stri
   for (const v of ['video', 'video2']) if (names.has(v)) feeds[v] = randomTensor(rng, 'float32', shape);
   if (names.has('labels')) feeds.labels = tensor('int64', [spec.batch], Array.from({ length: spec.batch }, () => rng.int(spec.numClasses)));
   Object.assign(feeds, samplePositions(tg.positions, rng));
+  if (names.has('dropout_seed')) feeds.dropout_seed = tensor('int64', [], [12345]);
   for (const p of [...tg.builder.params, ...tg.builder.buffers]) feeds[p.value.name] = p.init;
   return feeds;
 }

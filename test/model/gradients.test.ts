@@ -72,6 +72,10 @@ describe('model gradients against finite differences (tiny configs, onnxruntime-
   for (const g of side.groups) {
     test(`mine with side terms, any_frame, cosine: group ${g}`, () => directional(side, mineTrainGraph(side, [g], 12), `loss.${g}`));
   }
+  const dropped = tiny({ space: { ...mine.space, dropout: 0.3 }, time: { ...mine.time, dropout: 0.2 } });
+  for (const g of ['space', 'time'] as const) {
+    test(`mine with dropout (fixed seed): group ${g}`, () => directional(dropped, mineTrainGraph(dropped, [g], 17), `loss.${g}`));
+  }
   const ema = tiny({ targets: 'ema' });
   for (const g of ['space', 'clip'] as const) {
     test(`mine with EMA targets: group ${g}`, () => directional(ema, mineTrainGraph(ema, [g], 16), `loss.${g}`));

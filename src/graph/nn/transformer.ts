@@ -1,6 +1,7 @@
 // The pre-norm transformer of one group. Tokens stay 2-D (N·T, D) so every Linear is one GEMM; attention reshapes
 // to (N, H, T, Dh) for the N independent sequences of T tokens (frames in `space`, clips in `time`).
 import type { Value } from '../ir.ts';
+import { dropout } from './dropout.ts';
 import { layerNorm, linear, type Ctx } from './layers.ts';
 
 export interface TransformerSpec {
@@ -10,6 +11,8 @@ export interface TransformerSpec {
   headDim: number;
   mlpDim: number;
   causal: boolean;
+  /** Dropout after the attention output and in the MLP (spec §3.1; none on attention probabilities). */
+  dropout?: number;
 }
 
 /** Multi-head self-attention over (N·T, D) tokens grouped as sequences of T (N may be symbolic); optional causal mask. */
@@ -31,13 +34,16 @@ export function attention(c: Ctx, name: string, x: Value, t: number, s: Transfor
     }
     const attn = b.MatMul(b.Softmax(logits, -1), vh); // (N, H, T, Dh)
     const merged = b.Reshape(b.Transpose(attn, [0, 2, 1, 3]), [-1, h * dh]);
-    return linear(c, 'out', merged, s.dim);
+    return dropout(c, 'drop', linear(c, 'out', merged, s.dim), s.dropout ?? 0);
   });
 }
 
-/** Linear → GELU → Linear. */
-export function mlp(c: Ctx, name: string, x: Value, hidden: number, out: number): Value {
-  return c.b.scope(name, () => linear(c, 'fc2', c.b.Gelu(linear(c, 'fc1', x, hidden)), out));
+/** Linear → GELU → Dropout → Linear → Dropout. */
+export function mlp(c: Ctx, name: string, x: Value, hidden: number, out: number, p = 0): Value {
+  return c.b.scope(name, () => {
+    const h = dropout(c, 'drop1', c.b.Gelu(linear(c, 'fc1', x, hidden)), p);
+    return dropout(c, 'drop2', linear(c, 'fc2', h, out), p);
+  });
 }
 
 /** Pre-norm block: x + Attn(LN(x)); x + MLP(LN(x)). */
@@ -45,7 +51,7 @@ export function block(c: Ctx, name: string, x: Value, t: number, s: TransformerS
   const { b } = c;
   return b.scope(name, () => {
     const a = b.Add(x, attention(c, 'attn', layerNorm(c, 'norm1', x), t, s));
-    return b.Add(a, mlp(c, 'mlp', layerNorm(c, 'norm2', a), s.mlpDim, s.dim));
+    return b.Add(a, mlp(c, 'mlp', layerNorm(c, 'norm2', a), s.mlpDim, s.dim, s.dropout ?? 0));
   });
 }
 
