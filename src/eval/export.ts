@@ -3,7 +3,7 @@
 // with `levels`, every `level.<group>` (B, S, D). Metadata props say how to feed it (layout, size, normalisation) and
 // where it came from (config hash, checkpoint, vhssl version).
 import { mkdirSync } from 'node:fs';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { configYaml } from '../config/index.ts';
 import { writeFileAtomic } from '../atomic.ts';
 import { VERSIONS } from '../graph/artifacts.ts';
@@ -66,7 +66,7 @@ export function exportEncoder(run: Run, out: string, o: ExportOptions = {}): Exp
   const external = weightBytes > (o.externalAbove ?? 2 ** 30) ? `${basename(out)}.data` : undefined;
   const enc = encodeModel(graph, { metadata, producerVersion: VERSIONS.vhssl, docString: graph.doc, ...(external ? { externalThreshold: 1024, externalFile: external } : {}) });
   mkdirSync(dirname(out), { recursive: true });
-  if (enc.external) writeFileAtomic(`${dirname(out)}/${external}`, enc.external);
+  if (enc.external) writeFileAtomic(join(dirname(out), external!), enc.external);
   writeFileAtomic(out, enc.model);
   return { path: out, bytes: enc.model.length + (enc.external?.length ?? 0), external: enc.external ? external : undefined, outputs, metadata };
 }

@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import * as ort from 'onnxruntime-node';
 import type { Config } from '../config/index.ts';
 import { UserError } from '../errors.ts';
 import type { Normalize } from '../data/augment.ts';
@@ -13,7 +14,6 @@ import type { ModelSpec } from '../graph/model/spec.ts';
 import type { Tensor } from '../graph/tensor.ts';
 import { readSafetensors, writeSafetensors } from '../train/safetensors.ts';
 import { runChecked, type ExecutionProvider } from '../train/session.ts';
-import * as ort from 'onnxruntime-node';
 import { encoderSession, frozenEncoder, levelNames } from './encoder.ts';
 import { progressBar } from './progress.ts';
 import type { Run } from './run.ts';

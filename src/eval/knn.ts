@@ -106,7 +106,7 @@ function jsSims(bank: Float32Array, n: number, dim: number): SimFn {
   };
 }
 
-/** One Gemm node: `queries` (R, D) × `bank` (N, D)ᵀ, both inputs (the bank is fed by reference on every run). */
+/** One Gemm node: `queries` (R, D) × `bank` (N, D)ᵀ, both graph inputs; one ort.Tensor wraps the bank for every run. */
 async function ortSims(bank: Float32Array, n: number, dim: number, threads?: number): Promise<{ sims: SimFn; release: () => Promise<void> }> {
   const b = new GraphBuilder('knn.sims');
   const q = b.input('queries', 'float32', ['R', dim]);

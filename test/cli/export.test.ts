@@ -3,11 +3,13 @@
 // vhssl code, its batch is dynamic, its metadata says how to feed it; float16 weights; one-line errors.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { cli } from '../data/helpers.ts';
+import { exportEncoder } from '../../src/eval/export.ts';
+import { loadRun } from '../../src/eval/run.ts';
 import { checkpointTensors, makeRun, makeStore, tempDir, tinyConfig } from '../eval/fixtures.ts';
 import { modelSpec } from '../../src/graph/model/from-config.ts';
 import { encoderGraph } from '../../src/graph/model/graphs.ts';
@@ -115,6 +117,16 @@ describe('vhssl export', () => {
     const diff = maxAbsDiff(out.embedding!.data as Float32Array, (await reference(video, 2)).embedding!);
     t.diagnostic(`float16 weights: max abs diff ${diff.toExponential(2)}`);
     assert.ok(diff < 0.05, `float16: max abs diff ${diff}`);
+  });
+
+  test('weights past the size limit go to FILE.onnx.data beside the model, which ORT reads from there', async () => {
+    const big = join(tmp.dir, 'ext', 'big.onnx');
+    const r = exportEncoder(loadRun(runDir), big, { externalAbove: 0 });
+    assert.equal(r.external, 'big.onnx.data');
+    assert.ok(statSync(big).size < 100_000 && statSync(`${big}.data`).size > 400_000, `${statSync(big).size} + ${statSync(`${big}.data`).size} bytes`);
+    const s = await ort.InferenceSession.create(big);
+    const out = await s.run({ video: new ort.Tensor('float32', input(1, 1), [1, 8, 32, 32, 3]) });
+    assert.ok(maxAbsDiff(out.embedding!.data as Float32Array, (await reference(input(1, 1), 1)).embedding!) < 1e-4);
   });
 
   test('bad input: one line, exit code 1', async () => {
