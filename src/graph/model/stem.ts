@@ -4,11 +4,15 @@ import { uniformFanIn } from '../nn/init.ts';
 import { batchNorm, linear, type Ctx } from '../nn/layers.ts';
 import { stemOutput, type ModelSpec } from './spec.ts';
 
-/** (N, H, W, C) channels-last frames → (N·P, p·p·C) patch vectors, patches in row-major order. */
-function patchify(c: Ctx, x: Value, h: number, w: number, ch: number, p: number): Value {
+/**
+ * (N, H, W, C) channels-last frames → (N·P, p·p·C) patch vectors, patches in row-major order. The trailing (p, C)
+ * pixels of a patch row are contiguous, so this is one 4-D transpose of 48-float blocks (p=16, C=3): about twice as
+ * fast in ORT as the equivalent 6-D one.
+ */
+function patchify(c: Ctx, x: Value, w: number, ch: number, p: number): Value {
   const { b } = c;
-  const grid = b.Reshape(x, [-1, h / p, p, w / p, p, ch]); // (N, H/p, p, W/p, p, C)
-  const patches = b.Transpose(grid, [0, 1, 3, 2, 4, 5]); // (N, H/p, W/p, p, p, C)
+  const rows = b.Reshape(x, [-1, p, w / p, p * ch]); // (N·H/p, p1, W/p, p2·C)
+  const patches = b.Transpose(rows, [0, 2, 1, 3]); // (N·H/p, W/p, p1, p2·C)
   return b.Reshape(patches, [-1, p * p * ch]);
 }
 
@@ -70,6 +74,6 @@ export function embedPatches(c: Ctx, s: ModelSpec, video: Value): Value {
     });
     frames = b.Reshape(b.Transpose(y, [0, 2, 3, 4, 1]), [-1, out.h, out.w, out.channels]);
   }
-  const patches = patchify(c, frames, out.h, out.w, out.channels, s.patch);
+  const patches = patchify(c, frames, out.w, out.channels, s.patch);
   return linear(c, 'embed', patches, s.patchDim);
 }
