@@ -37,6 +37,30 @@ function cudaInstalled(): boolean {
   return existsSync(lib);
 }
 
+let probeModel: Uint8Array | null = null;
+
+/**
+ * Checks that `ep` can actually run a graph here (its library loads and finds a device), by starting a session on a
+ * one-node model; a failure becomes a UserError that names the provider and the cause.
+ */
+export async function ensureProvider(ep: ExecutionProvider): Promise<void> {
+  if (ep === 'cpu') return;
+  checkProvider(ep);
+  if (!probeModel) {
+    const { GraphBuilder } = await import('../graph/builder.ts');
+    const { encodeModel } = await import('../graph/onnx.ts');
+    const b = new GraphBuilder('probe');
+    b.output(b.Relu(b.input('x', 'float32', [1])), 'y');
+    probeModel = encodeModel(b.graph).model;
+  }
+  try {
+    await ort.InferenceSession.create(probeModel, { executionProviders: [ep] });
+  } catch (e) {
+    const cause = String((e as Error).message ?? e).split('\n')[0]!.slice(0, 200);
+    throw new UserError(`--ep ${ep}`, `the ${ep} provider cannot start on this machine: ${cause}`, ep === 'webgpu' ? 'it needs a GPU with Vulkan drivers (libvulkan.so.1)' : 'check the GPU driver and CUDA 12 / cuDNN 9 libraries');
+  }
+}
+
 export async function createSession(model: Uint8Array | string, o: SessionOptions = {}): Promise<ort.InferenceSession> {
   const ep = o.ep ?? 'cpu';
   if (ep !== 'cpu') checkProvider(ep);

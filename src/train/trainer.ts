@@ -17,7 +17,7 @@ import { MetricsLog, Progress } from './metrics.ts';
 import { FusedRunner, GroupRunner, type BatchFeeds, type Runner, type State } from './runner.ts';
 import { readSafetensors } from './safetensors.ts';
 import { learningRate } from './schedule.ts';
-import { checkProvider, fromOrt, toOrt, type ExecutionProvider } from './session.ts';
+import { ensureProvider, fromOrt, toOrt, type ExecutionProvider } from './session.ts';
 
 export interface TrainOptions {
   config: Config;
@@ -76,7 +76,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   const t = config.train;
 
   // Everything that can be wrong with the input is checked before the run directory is touched.
-  if (o.ep !== 'cpu') checkProvider(o.ep);
+  await ensureProvider(o.ep);
   storeRoot(config);
   const ckpts = new Checkpoints(join(runDir, 'checkpoints'), t.checkpoint.keep_last);
   const resumeFrom = o.resume ? ckpts.latest() : null;
