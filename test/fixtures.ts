@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { vhssl } from './cli/run.ts';
 
-/** 32 videos (24 train, 8 test) of 8 frames at 32×32. */
+/** 80 videos (64 train, 16 test: 10 per motion class) of 8 frames at 32×32. */
 export function movingMnist(): string {
-  const dir = join(tmpdir(), 'vhssl-test-moving-mnist-32v8f32');
+  const dir = join(tmpdir(), 'vhssl-test-moving-mnist-80v8f32');
   if (existsSync(join(dir, 'summary.json'))) return dir;
-  const r = vhssl(['prepare', '--dataset', 'moving-mnist', '--out', dir, '--videos', '32', '--frames', '8', '--size', '32', '--seed', '3']);
+  const r = vhssl(['prepare', '--dataset', 'moving-mnist', '--out', dir, '--videos', '80', '--frames', '8', '--size', '32', '--seed', '3']);
   if (r.status !== 0) throw new Error(`preparing the test dataset failed: ${r.stderr}`);
   return dir;
 }

@@ -8,6 +8,7 @@ import { loaderFromConfig, storeRoot } from '../data/from-config.ts';
 import type { Loader } from '../data/loader.ts';
 import { UserError } from '../errors.ts';
 import { buildArtifacts, readManifest, type Manifest } from '../graph/artifacts.ts';
+import { evaluateKnn, knnSchedule } from '../eval/validate.ts';
 import { EMA_DECAY } from '../graph/model/graphs.ts';
 import { DROPOUT_SEED } from '../graph/nn/dropout.ts';
 import { samplePositions } from '../graph/model/positions.ts';
@@ -136,10 +137,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       log('\ninterrupted: saving a checkpoint after this step (press Ctrl-C again to quit without it)');
     };
     process.on('SIGINT', onSigint);
-    const snapshot = () => {
+    const snapshot = (best = false) => {
       const tensors = new Map([...state].map(([k, v]) => [k, fromOrt(v)]));
-      return ckpts.save({ progress: { ...progress, rng: rng.state(), loader: loader.state() }, configHash: hash, tensors });
+      return ckpts.save({ progress: { ...progress, rng: rng.state(), loader: loader.state() }, configHash: hash, tensors }, { best });
     };
+    // Validation epochs (1-based: after the epoch's last step); a run cut short by --max-steps validates what it reaches.
+    const validateAt = config.eval.knn.every > 0 && config.data.root ? knnSchedule(config.eval.knn, Math.min(t.epochs, Math.ceil(total / stepsPerEpoch))) : new Set<number>();
     let saved: string | null = resumeFrom;
     let window = { clips: 0, ms: 0, wait: 0 };
     try {
@@ -188,9 +191,20 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         }
         bar.update(progress.step, mainLoss, rate, logNow);
         if (logNow) window = { clips: 0, ms: 0, wait: 0 };
-        if (progress.step % t.checkpoint.every_steps === 0 && progress.step < total) saved = snapshot();
+        const epochEnd = progress.step % stepsPerEpoch === 0;
+        if (epochEnd && validateAt.has(progress.epoch)) {
+          // k-NN on the encoder as it is now; the checkpoint with the best top-1 is kept as `best` (spec D7).
+          const knn = await evaluateKnn(new Map([...state].map(([k, v]) => [k, fromOrt(v)])), config, { ep: o.ep, threads: o.threads });
+          metrics.write({ kind: 'knn', step: progress.step, epoch: progress.epoch, top1: knn.top1, top5: knn.top5, level: knn.level });
+          log(`epoch ${progress.epoch}: k-NN top-1 ${knn.top1.toFixed(2)}%, top-5 ${knn.top5.toFixed(2)}%${progress.best === null || knn.top1 > progress.best ? ' (best)' : ''}`);
+          const best = progress.best === null || knn.top1 > progress.best;
+          if (best) progress.best = knn.top1;
+          saved = snapshot(best);
+        } else if (progress.step % t.checkpoint.every_steps === 0 && progress.step < total) {
+          saved = snapshot();
+        }
       }
-      saved = snapshot();
+      if (!saved?.endsWith(`step-${String(progress.step).padStart(8, '0')}.safetensors`)) saved = snapshot();
     } finally {
       bar.stop();
       process.off('SIGINT', onSigint);

@@ -15,7 +15,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'vhssl-train-'));
 let data = '';
 // Skip the malloc re-exec so the test signals the training process itself.
 const env = { MALLOC_MMAP_MAX_: '0' };
-const base = (out: string, ...extra: string[]) => ['train', '--config', 'tiny', '--set', `data.root=${data}`, '--set', 'train.batch_size=8', '--out', out, ...extra];
+const base = (out: string, ...extra: string[]) => ['train', '--config', 'tiny', '--set', `data.root=${data}`, '--set', 'train.batch_size=8', '--set', 'eval.knn.every=0', '--out', out, ...extra];
 
 const metrics = (run: string) => readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
 const lastCheckpoint = (run: string) => readSafetensors(join(run, 'checkpoints', 'last.safetensors'));
@@ -93,6 +93,19 @@ describe('vhssl train', () => {
     assert.ok('grad_norm.time' in m[2]! && !('grad_norm.space' in m[2]!));
     const ck = lastCheckpoint(run);
     assert.deepEqual(JSON.parse(ck.metadata.progress!).groupSteps, { space: 8, time: 8 });
+  });
+
+  test('k-NN validation on its schedule writes its metrics and keeps the best checkpoint', () => {
+    const run = join(tmp, 'knn');
+    const r = vhssl(base(run, '--set', 'eval.knn.every=2', '--set', 'eval.knn.schedule=exponential', '--set', 'train.epochs=3', '--set', 'train.steps_per_epoch=4'), { env });
+    assert.equal(r.status, 0, r.stderr);
+    const knn = metrics(run).filter((m) => (m as Record<string, unknown>).kind === 'knn');
+    assert.deepEqual(knn.map((m) => m.epoch), [1, 2, 3], 'exponential base 2 over 3 epochs: 1, 2 and the last');
+    for (const m of knn) assert.ok(m.top1! >= 0 && m.top1! <= 100 && m.top5! >= m.top1!);
+    const best = Math.max(...knn.map((m) => m.top1!));
+    const bestStep = knn.find((m) => m.top1 === best)!.step;
+    assert.equal(readlinkSync(join(run, 'checkpoints', 'best.safetensors')), `step-${String(bestStep).padStart(8, '0')}.safetensors`);
+    assert.match(r.stderr, /epoch 1: k-NN top-1 [\d.]+%, top-5 [\d.]+% \(best\)/);
   });
 
   test('EMA targets: the target encoder starts at the online weights and trails them', () => {
