@@ -250,7 +250,9 @@ export class GraphBuilder {
   ReduceSum(x: Value, axes?: Ints, keepdims = true) { return this.reduce('ReduceSum', x, axes, keepdims); }
   ReduceMean(x: Value, axes?: Ints, keepdims = true) { return this.reduce('ReduceMean', x, axes, keepdims); }
   ReduceMax(x: Value, axes?: Ints, keepdims = true) { return this.reduce('ReduceMax', x, axes, keepdims); }
-  private reduce(op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax', x: Value, axes: Ints | undefined, keepdims: boolean) {
+  /** Σ x² (no gradient rule: used by optimizers for norms). */
+  ReduceSumSquare(x: Value, axes?: Ints, keepdims = true) { return this.reduce('ReduceSumSquare', x, axes, keepdims); }
+  private reduce(op: 'ReduceSum' | 'ReduceMean' | 'ReduceMax' | 'ReduceSumSquare', x: Value, axes: Ints | undefined, keepdims: boolean) {
     return this.one(op, [x, axes ? this.ints(axes) : null], keepdims ? {} : { keepdims: A.i(0) });
   }
   Softmax(x: Value, axis = -1) { return this.one('Softmax', [x], { axis: A.i(axis) }); }

@@ -174,7 +174,7 @@ const OP_SAMPLES: Record<string, (b: GraphBuilder) => Value> = {
   Gelu: (b) => b.Gelu(f(b, 3)), Softplus: (b) => b.Softplus(f(b, 3)),
   Where: (b) => b.Where(bool(b), f(b, 2, 3), b.scalar(0)), Cast: (b) => b.Cast(f(b, 3), 'float64'),
   ReduceSum: (b) => b.ReduceSum(f(b, 2, 3), [1]), ReduceMean: (b) => b.ReduceMean(f(b, 2, 3), [1]),
-  ReduceMax: (b) => b.ReduceMax(f(b, 2, 3), [1]), Softmax: (b) => b.Softmax(f(b, 2, 3)), LogSoftmax: (b) => b.LogSoftmax(f(b, 2, 3)),
+  ReduceMax: (b) => b.ReduceMax(f(b, 2, 3), [1]), ReduceSumSquare: (b) => b.ReduceSumSquare(f(b, 2, 3), [1]), Softmax: (b) => b.Softmax(f(b, 2, 3)), LogSoftmax: (b) => b.LogSoftmax(f(b, 2, 3)),
   Reshape: (b) => b.Reshape(f(b, 2, 3), [3, 2]), Transpose: (b) => b.Transpose(f(b, 2, 3), [1, 0]),
   Squeeze: (b) => b.Squeeze(f(b, 2, 1), [1]), Unsqueeze: (b) => b.Unsqueeze(f(b, 3), [0]),
   Concat: (b) => b.Concat([f(b, 2, 3), f(b, 1, 3)], 0), Split: (b) => b.Split(f(b, 2, 4), [1, 3], 1)[1]!,

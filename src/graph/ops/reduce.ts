@@ -40,6 +40,6 @@ const overAxis: OpDef = {
 };
 
 export const reduceOps = {
-  ReduceSum: reduce, ReduceMean: reduce, ReduceMax: reduce,
+  ReduceSum: reduce, ReduceMean: reduce, ReduceMax: reduce, ReduceSumSquare: reduce,
   Softmax: overAxis, LogSoftmax: overAxis,
 } satisfies Record<string, OpDef>;

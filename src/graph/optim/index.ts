@@ -40,7 +40,7 @@ export function applyOptimizer(b: GraphBuilder, spec: OptimizerSpec, lrIn: Value
   const lrPred = b.Mul(lr, b.scalar(spec.predictorLrMult, dtype));
   // ‖g‖₂ over the whole group; clip: g *= min(1, max_norm / (‖g‖₂ + 1e-6)).
   const norm = b.scope('grad_norm', () => {
-    const sq = ins.map(({ grad }) => b.ReduceSum(b.Mul(grad, grad), undefined, false));
+    const sq = ins.map(({ grad }) => b.ReduceSumSquare(grad, undefined, false));
     return b.Sqrt(sq.reduce((acc, s) => b.Add(acc, s)));
   });
   const scale = spec.clipGradNorm === null
