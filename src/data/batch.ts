@@ -15,6 +15,8 @@ export interface BatchConfig {
   /** spatial views per item (multi-view testing); item.view indexes them. */
   views: number;
   seed: number;
+  /** names a second view of the same clips: its own augmentation stream ('' for the first) */
+  view?: string;
 }
 
 export interface BatchJob {
@@ -47,7 +49,7 @@ export function buildBatch(files: ShardFiles, records: StoredVideo[], c: BatchCo
   const labels = new Int32Array(B);
   const videos = new Int32Array(B);
   const starts = new Int32Array(B);
-  const root = Rng.fromSeed(c.seed, 'data.augment');
+  const root = Rng.fromSeed(c.seed, `data.augment${c.view ?? ''}`);
   let clip = new Uint8Array(0);
   for (let s = 0; s < B; s++) {
     const v = job.items[3 * s]!;

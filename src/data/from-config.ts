@@ -34,6 +34,8 @@ export interface LoaderChoice {
   train: boolean;
   batchSize?: number;
   workers?: number;
+  /** a second view of the same clips (vicreg): other crops and augmentations, same videos in the same order */
+  view?: string;
 }
 
 export function loaderFromConfig(c: Config, o: LoaderChoice): Loader {
@@ -63,5 +65,6 @@ export function loaderFromConfig(c: Config, o: LoaderChoice): Loader {
     dropLast: o.train,
     workers: o.workers ?? d.workers,
     prefetch: d.prefetch,
+    view: o.view,
   });
 }

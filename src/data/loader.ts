@@ -36,6 +36,11 @@ export interface LoaderOptions {
   workers?: number;
   /** batches built ahead; default 2 per worker */
   prefetch?: number;
+  /**
+   * A second view of the same clips (two-view tasks): another name gives other temporal crops and augmentations of
+   * the same videos in the same order. Default '' (the first view).
+   */
+  view?: string;
 }
 
 export interface LoaderState {
@@ -88,7 +93,7 @@ export class Loader implements AsyncIterable<Batch> {
     this.frames = Int32Array.from(this.records, (r) => r.frames);
     const s = o.sampler;
     const views = s.kind === 'multiview' ? s.spatial : 1;
-    this.config = { clip: o.clip, height: o.height, width: o.width, augment: o.augment, normalize: o.normalize ?? IMAGENET, views, seed: o.seed };
+    this.config = { clip: o.clip, height: o.height, width: o.width, augment: o.augment, normalize: o.normalize ?? IMAGENET, views, seed: o.seed, view: o.view ?? '' };
     if (s.kind === 'random') {
       this.epochLength = s.epochLength ?? this.records.length;
       this.fixedItems = null;
@@ -119,7 +124,10 @@ export class Loader implements AsyncIterable<Batch> {
     const cached = this.plans.get(epoch);
     if (cached) return cached;
     const s = this.o.sampler;
-    const items = this.fixedItems ?? randomCrops(this.frames, this.o.clip, this.epochLength, Rng.fromSeed(this.o.seed, 'data.sample').fork(`epoch ${epoch}`), s.kind === 'random' && s.pad).items;
+    const sample = Rng.fromSeed(this.o.seed, 'data.sample').fork(`epoch ${epoch}`);
+    // A second view keeps the video order of the first and draws its own start frames.
+    const starts = this.o.view ? Rng.fromSeed(this.o.seed, `data.sample${this.o.view}`).fork(`epoch ${epoch}`) : sample;
+    const items = this.fixedItems ?? randomCrops(this.frames, this.o.clip, this.epochLength, sample, s.kind === 'random' && s.pad, starts).items;
     const shuffle = this.o.shuffle ?? s.kind === 'random';
     const order = shuffle ? Rng.fromSeed(this.o.seed, 'data.order').fork(`epoch ${epoch}`).permutation(items.length) : Int32Array.from(items, (_, i) => i);
     const plan = { items, order };

@@ -50,8 +50,9 @@ export function slidingWindows(frames: ArrayLike<number>, c: ClipSpec, step: num
 /**
  * `epochLength` items: the usable videos in a shuffled order, repeated as needed, each with a uniform random start.
  * With `pad`, videos shorter than the span are used with their last frame repeated instead of being dropped.
+ * `starts` draws the start frames (default `rng`): another stream gives other crops of the same videos.
  */
-export function randomCrops(frames: ArrayLike<number>, c: ClipSpec, epochLength: number, rng: Rng, pad = false): Sampled {
+export function randomCrops(frames: ArrayLike<number>, c: ClipSpec, epochLength: number, rng: Rng, pad = false, starts: Rng = rng): Sampled {
   const W = span(c);
   const short = shortVideos(frames, W);
   const usable: number[] = [];
@@ -62,7 +63,7 @@ export function randomCrops(frames: ArrayLike<number>, c: ClipSpec, epochLength:
   for (let i = 0; i < epochLength; i++) {
     if (i % usable.length === 0) order = rng.shuffle(usable.slice()) as number[];
     const v = order[i % usable.length]!;
-    items.push({ video: v, start: rng.int(Math.max(1, frames[v]! - W + 1)), view: -1 });
+    items.push({ video: v, start: starts.int(Math.max(1, frames[v]! - W + 1)), view: -1 });
   }
   return { items, short };
 }

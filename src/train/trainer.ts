@@ -84,13 +84,14 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (o.resume && !resumeFrom) throw new UserError(runDir, 'has no checkpoint to resume from', 'start a new run without --resume');
   if (!o.resume && existsSync(join(runDir, 'checkpoints'))) throw new UserError(runDir, 'already holds a run', 'continue it with --resume, or choose another --out');
   if (t.grad_accum > 1 && config.arch.task !== 'mine') throw new UserError('config.train.grad_accum', `gradient accumulation runs on the per-group graphs of the mine task, got task ${config.arch.task}`);
-  if (config.arch.task === 'vicreg') throw new UserError('config.arch.task', 'vhssl train does not load two views per clip yet, so vicreg cannot be trained from the CLI', 'use task mine or cls');
 
   const artifactsDir = join(runDir, 'artifacts');
   let m = readManifest(artifactsDir, hash);
   // A resumed run's checkpoint is read and checked before anything is written.
   const resumed = resumeFrom ? loadCheckpoint(resumeFrom, hash, stateShapes(m ?? fail(artifactsDir))) : null;
   const loader = loaderFromConfig(config, { split: 'train', train: true });
+  // vicreg: a second view of every clip (another temporal crop and augmentation of the same video).
+  const second = config.arch.task === 'vicreg' ? loaderFromConfig(config, { split: 'train', train: true, view: '/2' }) : null;
   try {
     if (!resumed) {
       mkdirSync(runDir, { recursive: true });
@@ -110,6 +111,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       for (const n of expected.keys()) state.set(n, toOrt(resumed.tensors.get(n)!));
       progress = resumed.progress;
       loader.restore(progress.loader);
+      second?.restore(progress.loader);
       log(`resuming from ${resumeFrom} at step ${progress.step}`);
     } else {
       const init = readSafetensors(join(artifactsDir, m.initial)).tensors;
@@ -152,10 +154,13 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         let clips = 0;
         for (let k = 0; k < t.grad_accum; k++) {
           const batch = await loader.next();
+          const other = second ? await second.next() : null;
           clips += batch.labels.length;
           const positions = Object.fromEntries(Object.entries(samplePositions(m.positions, rng)).map(([n, v]) => [n, toOrt(v)]));
           if (dropoutSeeded) positions[DROPOUT_SEED] = new ort.Tensor('int64', new BigInt64Array([BigInt(rng.nextU32())]), []);
-          micro.push(batchFeeds(m, batch.x, batch.labels, positions));
+          const feeds = batchFeeds(m, batch.x, batch.labels, positions);
+          if (other) feeds.video2 = new ort.Tensor('float32', other.x, feeds.video!.dims);
+          micro.push(feeds);
         }
         const t1 = performance.now();
         const lr = learningRate(t.schedule, base, { step: progress.step, stepsPerEpoch, epochs: t.epochs });
@@ -213,5 +218,6 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     return { step: progress.step, interrupted, checkpoint: saved };
   } finally {
     await loader.close();
+    await second?.close();
   }
 }

@@ -7,6 +7,8 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, write
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
+import { loadConfig } from '../../src/config/index.ts';
+import { loaderFromConfig } from '../../src/data/from-config.ts';
 import { readSafetensors } from '../../src/train/safetensors.ts';
 import { movingMnist } from '../fixtures.ts';
 import { BIN, vhssl } from './run.ts';
@@ -106,6 +108,22 @@ describe('vhssl train', () => {
     const bestStep = knn.find((m) => m.top1 === best)!.step;
     assert.equal(readlinkSync(join(run, 'checkpoints', 'best.safetensors')), `step-${String(bestStep).padStart(8, '0')}.safetensors`);
     assert.match(r.stderr, /epoch 1: k-NN top-1 [\d.]+%, top-5 [\d.]+% \(best\)/);
+  });
+
+  test('vicreg trains on two views of the same clips', async () => {
+    const { config } = loadConfig({ file: 'tiny', set: [`data.root=${data}`, 'train.batch_size=8'] });
+    const a = loaderFromConfig(config, { split: 'train', train: true, workers: 0 });
+    const b = loaderFromConfig(config, { split: 'train', train: true, workers: 0, view: '/2' });
+    const [x, y] = [await a.next(), await b.next()];
+    await a.close();
+    await b.close();
+    assert.deepEqual(y.videos, x.videos, 'the same videos in the same order');
+    assert.notDeepEqual(y.x, x.x, 'other crops and augmentations');
+    const run = join(tmp, 'vicreg');
+    const r = vhssl(['train', '--config', 'vicreg', '--set', `data.root=${data}`, '--set', 'train.batch_size=8', '--set', 'eval.knn.every=0', '--set', 'train.epochs=3', '--set', 'train.steps_per_epoch=10', '--set', 'train.log_every=10', '--out', run], { env });
+    assert.equal(r.status, 0, r.stderr);
+    const m = metrics(run);
+    assert.ok(m[m.length - 1]!['loss.vicreg']! < m[0]!['loss.vicreg']!, `loss.vicreg ${m[0]!['loss.vicreg']} → ${m[m.length - 1]!['loss.vicreg']}`);
   });
 
   test('EMA targets: the target encoder starts at the online weights and trails them', () => {
