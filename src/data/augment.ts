@@ -165,6 +165,18 @@ function pixelPass(
   return sum / n;
 }
 
+/** pixelPass with no ops, no grayscale: (x − mean)·(1/std), the same arithmetic without the per-pixel op loop. */
+function normalizePass(x: Float32Array, o: number, n: number, norm: Normalize): void {
+  const [m0, m1, m2] = norm.mean;
+  const i0 = 1 / norm.std[0], i1 = 1 / norm.std[1], i2 = 1 / norm.std[2];
+  const end = o + n * 3;
+  for (let i = o; i < end; i += 3) {
+    x[i] = (x[i]! - m0) * i0;
+    x[i + 1] = (x[i + 1]! - m1) * i1;
+    x[i + 2] = (x[i + 2]! - m2) * i2;
+  }
+}
+
 /** RGB -> HSV, h += dh (mod 1), -> RGB, as torchvision's adjust_hue. */
 function hueShift(x: Float32Array, i: number, dh: number): void {
   const r = x[i]!;
@@ -205,15 +217,27 @@ function reflectTable(n: number, k: number, mul: number): Int32Array {
   return out;
 }
 
-/** Separable Gaussian (kernel k, σ) with reflect padding, as torchvision's gaussian_blur; `tmp` holds one frame. */
-function blurFrame(x: Float32Array, o: number, h: number, w: number, k: number, sigma: number, tmp: Float32Array): void {
+/** Separable Gaussian (kernel k, σ) with reflect padding, as torchvision's gaussian_blur: weights and tap tables per clip. */
+interface BlurPlan {
+  k: number;
+  wts: Float32Array;
+  cols: Int32Array;
+  rows: Int32Array;
+  /** one frame of scratch */
+  tmp: Float32Array;
+}
+
+function blurPlan(h: number, w: number, k: number, sigma: number): BlurPlan {
   const r = (k - 1) >> 1;
   const wts = new Float32Array(k);
   let sum = 0;
   for (let i = 0; i < k; i++) sum += wts[i] = Math.exp(-0.5 * ((i - r) / sigma) ** 2);
   for (let i = 0; i < k; i++) wts[i]! /= sum;
-  const cols = reflectTable(w, k, 3);
-  const rows = reflectTable(h, k, w * 3);
+  return { k, wts, cols: reflectTable(w, k, 3), rows: reflectTable(h, k, w * 3), tmp: new Float32Array(h * w * 3) };
+}
+
+function blurFrame(x: Float32Array, o: number, h: number, w: number, plan: BlurPlan): void {
+  const { k, wts, cols, rows, tmp } = plan;
   for (let y = 0; y < h; y++) {
     const row = o + y * w * 3;
     for (let xx = 0; xx < w; xx++) {
@@ -267,25 +291,33 @@ export function renderClip(
   const [h0, h1, h2] = sh as [number, number, number];
   const frame = H * W * 3;
   const n = oh * ow;
+  const xi0 = xs.i0, xi1 = xs.i1, xf = xs.f;
+  const yi0 = ys.i0, yi1 = ys.i1, yf = ys.f;
   for (let t = 0; t < L; t++) {
     const fo = t * frame;
     let d = offset + t * n * 3;
     for (let y = 0; y < oh; y++) {
-      const r0 = fo + ys.i0[y]!;
-      const r1 = fo + ys.i1[y]!;
-      const fy = ys.f[y]!;
+      const r0 = fo + yi0[y]!;
+      const r1 = fo + yi1[y]!;
+      const fy = yf[y]!;
       for (let x = 0; x < ow; x++) {
-        const a = r0 + xs.i0[x]!;
-        const b = r0 + xs.i1[x]!;
-        const c = r1 + xs.i0[x]!;
-        const e = r1 + xs.i1[x]!;
-        const fx = xs.f[x]!;
-        const t0 = src[a]! + (src[b]! - src[a]!) * fx;
-        const u0 = src[c]! + (src[e]! - src[c]!) * fx;
-        const t1 = src[a + 1]! + (src[b + 1]! - src[a + 1]!) * fx;
-        const u1 = src[c + 1]! + (src[e + 1]! - src[c + 1]!) * fx;
-        const t2 = src[a + 2]! + (src[b + 2]! - src[a + 2]!) * fx;
-        const u2 = src[c + 2]! + (src[e + 2]! - src[c + 2]!) * fx;
+        const x0 = xi0[x]!;
+        const x1 = xi1[x]!;
+        const a = r0 + x0;
+        const b = r0 + x1;
+        const c = r1 + x0;
+        const e = r1 + x1;
+        const fx = xf[x]!;
+        const a0 = src[a]!, a1 = src[a + 1]!, a2 = src[a + 2]!;
+        const b0 = src[b]!, b1 = src[b + 1]!, b2 = src[b + 2]!;
+        const c0 = src[c]!, c1 = src[c + 1]!, c2 = src[c + 2]!;
+        const e0 = src[e]!, e1 = src[e + 1]!, e2 = src[e + 2]!;
+        const t0 = a0 + (b0 - a0) * fx;
+        const u0 = c0 + (e0 - c0) * fx;
+        const t1 = a1 + (b1 - a1) * fx;
+        const u1 = c1 + (e1 - c1) * fx;
+        const t2 = a2 + (b2 - a2) * fx;
+        const u2 = c2 + (e2 - c2) * fx;
         out[d] = (t0 + (u0 - t0) * fy) * s0 + h0;
         out[d + 1] = (t1 + (u1 - t1) * fy) * s1 + h1;
         out[d + 2] = (t2 + (u2 - t2) * fy) * s2 + h2;
@@ -294,17 +326,17 @@ export function renderClip(
     }
   }
   if (!later) return;
-  const tmp = p.sigma > 0 ? new Float32Array(n * 3) : undefined;
+  const blur = p.sigma > 0 ? blurPlan(oh, ow, p.kernel, p.sigma) : undefined;
   const order = p.jitter?.order ?? [];
   const ci = order.indexOf(1);
   for (let t = 0; t < L; t++) {
     const o = offset + t * n * 3;
     // The contrast mean is of the frame after the ops before contrast: one pass up to it, one pass after it.
     const mean = ci >= 0 ? pixelPass(out, o, n, order.slice(0, ci), p.jitter, 0, false, null) : 0;
-    pixelPass(out, o, n, ci >= 0 ? order.slice(ci) : order, p.jitter, mean, p.gray, tmp ? null : norm);
-    if (tmp) {
-      blurFrame(out, o, oh, ow, p.kernel, p.sigma, tmp);
-      pixelPass(out, o, n, [], null, 0, false, norm);
+    pixelPass(out, o, n, ci >= 0 ? order.slice(ci) : order, p.jitter, mean, p.gray, blur ? null : norm);
+    if (blur) {
+      blurFrame(out, o, oh, ow, blur);
+      normalizePass(out, o, n, norm);
     }
   }
 }
