@@ -42,7 +42,7 @@ function vhssl(args: string[]): void {
 vhssl(['prepare', '--dataset', 'moving-mnist', '--videos', v.videos!, '--frames', '8', '--size', '32', '--seed', '0', '--out', data]);
 if (existsSync(runDir)) rmSync(runDir, { recursive: true });
 const sets = [`data.root=${data}`, `train.epochs=${v.epochs}`, ...v.set!];
-vhssl(['train', '--config', 'tiny', ...sets.flatMap((s) => ['--set', s]), '--out', runDir]);
+vhssl(['train', '--config', 'moving-mnist', ...sets.flatMap((s) => ['--set', s]), '--out', runDir]);
 
 // The encoder at initialisation: initial values depend on (seed, parameter name) only.
 const { config } = loadConfig({ file: join(runDir, 'config.yaml') });
