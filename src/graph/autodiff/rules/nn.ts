@@ -73,6 +73,64 @@ function windowCounts(x: Value, y: Value, w: Window): number[] {
   return counts;
 }
 
+/**
+ * dX of a unit-stride, single-group conv: Conv(dY, W'), W'[c, o, k] = W[o, c, K-1-k] (flipped, in/out swapped), with
+ * pads (K-1)·dil - p on each side.
+ */
+function convInputGrad(b: GraphBuilder, dy: Value, w: Value, win: Window): Value {
+  const n = win.kernel.length;
+  const axes = win.kernel.map((_, i) => i + 2);
+  const flipped = b.Slice(w, win.kernel.map(() => -1), win.kernel.map(() => Number.MIN_SAFE_INTEGER), axes, win.kernel.map(() => -1));
+  const wt = b.Transpose(flipped, [1, 0, ...axes]);
+  const pads = win.pads.map((p, i) => (win.kernel[i % n]! - 1) * win.dilations[i % n]! - p);
+  return b.Conv(dy, wt, null, { pads, dilations: win.dilations });
+}
+
+/**
+ * dW of a single-group conv as GEMMs, one per kernel offset k: dW[:, :, k] = Σ_n dY[n] · X_k[n]ᵀ, where X_k is the
+ * (strided) window of the padded input that offset k sees: (N, C, out…) → (N, C, S). Same FLOPs as the conv, but as
+ * matrix products instead of a convolution whose kernel is the whole output.
+ */
+function convWeightGrad(b: GraphBuilder, v: Value, dy: Value, win: Window): Value {
+  const n = win.kernel.length;
+  const [N, C] = [v.shape[0] as number, v.shape[1] as number];
+  const O = dy.shape[1] as number;
+  const out = dy.shape.slice(2) as number[];
+  const S = out.reduce((p, q) => p * q, 1);
+  const padded = win.pads.some((p) => p !== 0) ? b.Pad(v, [0, 0, ...win.pads.slice(0, n), 0, 0, ...win.pads.slice(n)]) : v;
+  const dyr = b.Reshape(dy, [N, O, S]);
+  const offsets: number[][] = [[]];
+  for (const k of win.kernel) offsets.splice(0, offsets.length, ...offsets.flatMap((o) => Array.from({ length: k }, (_, i) => [...o, i])));
+  const axes = win.kernel.map((_, i) => i + 2);
+  const cols = offsets.map((k) => {
+    const starts = k.map((ki, i) => ki * win.dilations[i]!);
+    const ends = k.map((_, i) => starts[i]! + (out[i]! - 1) * win.strides[i]! + 1);
+    const xk = b.Reshape(b.Slice(padded, starts, ends, axes, win.strides), [N, C, S]); // (N, C, S)
+    const prod = b.MatMul(dyr, b.Transpose(xk, [0, 2, 1])); // (N, O, C)
+    return b.Unsqueeze(b.ReduceSum(prod, [0], false), [2]); // (O, C, 1)
+  });
+  const stacked = cols.length === 1 ? cols[0]! : b.Concat(cols, 2); // (O, C, K)
+  return b.Reshape(stacked, [O, C, ...win.kernel]);
+}
+
+/**
+ * dW of a grouped conv: dW[o, c, k] = Σ_n,s X[n, g·Cg + c, s·stride + k·dil - pad] · dY[n, o, s] as one conv of X
+ * (channels as batch, batch as channels) with dY as the kernel, strides and dilations swapped, group g; cropped to k.
+ */
+function convWeightGradGrouped(b: GraphBuilder, v: Value, d: Value, win: Window, group: number): Value {
+  const spatial = win.kernel.length;
+  const [n, cin] = [v.shape[0] as number, v.shape[1] as number];
+  const cg = cin / group;
+  const rest = v.shape.slice(2) as number[];
+  const xg = b.Reshape(v, [n, group, cg, ...rest]);
+  const xt = b.Reshape(b.Transpose(xg, [2, 1, 0, ...rest.map((_, i) => i + 3)]), [cg, group * n, ...rest]);
+  const dyt = b.Transpose(d, [1, 0, ...rest.map((_, i) => i + 2)]);
+  const full = b.Conv(xt, dyt, null, { strides: win.dilations, dilations: win.strides, pads: win.pads, group });
+  const out = full.shape.slice(2) as number[];
+  const cropped = out.every((o, i) => o === win.kernel[i]) ? full : b.Slice(full, Array<number>(spatial).fill(0), win.kernel, win.kernel.map((_, i) => i + 2));
+  return b.Transpose(cropped, [1, 0, ...rest.map((_, i) => i + 2)]);
+}
+
 export const nnGrads = {
   LayerNormalization: (g) => {
     const { b, x, y, dy, wants } = g;
@@ -130,25 +188,15 @@ export const nnGrads = {
     const group = g.int('group', 1);
     const win = windowOf(g, g.ints('kernel_shape', w.shape.slice(2) as number[]));
     const spatial = win.kernel.length;
-    // dX = ConvTranspose(dY, W): W (O, C/g, k…) is already ConvTranspose's (C_in, C_out/g, k…) layout.
-    const dX = wants[0]
-      ? b.ConvTranspose(d, w, null, { strides: win.strides, pads: win.pads, dilations: win.dilations, group, outputPadding: outputPadding(v, d, win) })
-      : undefined;
+    const unit = win.strides.every((s) => s === 1);
+    // dX: with unit strides and one group, a plain Conv of dY with the flipped, transposed kernel (ORT's Conv is
+    // several times faster than its ConvTranspose); otherwise ConvTranspose(dY, W), whose (C_in, C_out/g, k…) weight
+    // layout W (O, C/g, k…) already has.
+    const dX = !wants[0] ? undefined : unit && group === 1 && win.pads.every((p, i) => p <= (win.kernel[i % spatial]! - 1) * win.dilations[i % spatial]!)
+      ? convInputGrad(b, d, w, win)
+      : b.ConvTranspose(d, w, null, { strides: win.strides, pads: win.pads, dilations: win.dilations, group, outputPadding: outputPadding(v, d, win) });
     let dW: Value | undefined;
-    if (wants[1]) {
-      // dW[o, c, k] = Σ_n,s X[n, g·Cg + c, s·stride + k·dil - pad] · dY[n, o, s]: a conv of X (channels as batch,
-      // batch as channels) with dY as the kernel, strides and dilations swapped, group g; then cropped to k.
-      const [n, cin] = [v.shape[0] as number, v.shape[1] as number];
-      const cg = cin / group;
-      const rest = v.shape.slice(2) as number[];
-      const xg = b.Reshape(v, [n, group, cg, ...rest]);
-      const xt = b.Reshape(b.Transpose(xg, [2, 1, 0, ...rest.map((_, i) => i + 3)]), [cg, group * n, ...rest]);
-      const dyt = b.Transpose(d, [1, 0, ...rest.map((_, i) => i + 2)]);
-      const full = b.Conv(xt, dyt, null, { strides: win.dilations, dilations: win.strides, pads: win.pads, group });
-      const out = full.shape.slice(2) as number[];
-      const cropped = out.every((o, i) => o === win.kernel[i]) ? full : b.Slice(full, Array<number>(spatial).fill(0), win.kernel, win.kernel.map((_, i) => i + 2));
-      dW = b.Transpose(cropped, [1, 0, ...rest.map((_, i) => i + 2)]);
-    }
+    if (wants[1]) dW = group === 1 ? convWeightGrad(b, v, d, win) : convWeightGradGrouped(b, v, d, win, group);
     const dB = wants[2] ? b.ReduceSum(d, [0, ...Array.from({ length: spatial }, (_, i) => i + 2)], false) : undefined;
     return [dX, dW, dB];
   },
