@@ -19,3 +19,19 @@ export function requireOption(command: string, value: string | undefined, name: 
   if (value === undefined || value === '') throw new UserError('arguments', `--${name} is required`, `see vhssl ${command} --help`);
   return value;
 }
+
+/** An integer option ≥ `min`, or undefined when absent; anything else is a one-line error naming the option. */
+export function intOption(name: string, v: string | undefined, min = 1): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw new UserError(`--${name}`, `expected an integer ≥ ${min}, got "${v}"`);
+  return n;
+}
+
+/** A positive number option, or undefined when absent. */
+export function positiveOption(name: string, v: string | undefined): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UserError(`--${name}`, `expected a positive number, got "${v}"`);
+  return n;
+}

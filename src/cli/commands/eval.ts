@@ -14,7 +14,7 @@ import { loadRun, type Run } from '../../eval/run.ts';
 import { splitFeatures, evalSplits } from '../../eval/validate.ts';
 import { storeOf } from '../../eval/features.ts';
 import type { ExecutionProvider } from '../../train/session.ts';
-import { parseCommandArgs, requireOption } from '../args.ts';
+import { intOption, parseCommandArgs, positiveOption, requireOption } from '../args.ts';
 import type { Command } from '../main.ts';
 
 const common = {
@@ -42,19 +42,7 @@ const OPTIONS = {
   report: { ...common, 'no-pictures': { type: 'boolean' }, methods: { type: 'string' }, 'max-points': { type: 'string' } },
 } as const;
 
-function int(name: string, v: string | undefined, min = 1): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw new UserError(`--${name}`, `expected an integer ≥ ${min}, got "${v}"`);
-  return n;
-}
 
-function positive(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UserError(`--${name}`, `expected a positive number, got "${v}"`);
-  return n;
-}
 
 function ks(v: string | undefined): number[] | undefined {
   if (v === undefined) return undefined;
@@ -115,9 +103,9 @@ function commonOf(v: Record<string, string | boolean | undefined>): Common {
     feature: {
       store: v.data as string | undefined,
       pool: poolOf(v.pool as string | undefined),
-      batchSize: int('batch', v.batch as string | undefined),
+      batchSize: intOption('batch', v.batch as string | undefined),
       ep: epOf(v.ep as string | undefined),
-      threads: int('threads', v.threads as string | undefined),
+      threads: intOption('threads', v.threads as string | undefined),
       cache: v['no-cache'] !== true,
       progress: process.stderr.isTTY === true,
     },
@@ -133,7 +121,7 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
     const { values: v } = parseCommandArgs('eval knn', argv, OPTIONS.knn);
     const c = commonOf(v);
     const k = ks(v.k) ?? c.run.config.eval.knn.k;
-    const temperature = positive('temperature', v.temperature) ?? c.run.config.eval.knn.temperature;
+    const temperature = positiveOption('temperature', v.temperature) ?? c.run.config.eval.knn.temperature;
     const { train, test, splits } = await features(c);
     const tr = levelOf(train, c.level);
     const te = levelOf(test, c.level);
@@ -159,7 +147,7 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
     const r = await linearProbe(
       { features: tr.data, dim: tr.dim, labels: train.labels, videos: train.videos },
       { features: te.data, dim: te.dim, labels: test.labels, videos: test.videos },
-      { numClasses: train.classes.length || undefined, epochs: int('epochs', v.epochs) ?? p.epochs, lr: positive('lr', v.lr) ?? p.lr, batchSize: int('batch', v.batch) ?? p.batch_size, hidden: int('hidden', v.hidden), seed: c.run.config.train.seed, ep: c.feature.ep, threads: c.feature.threads, progress: c.feature.progress },
+      { numClasses: train.classes.length || undefined, epochs: intOption('epochs', v.epochs) ?? p.epochs, lr: positiveOption('lr', v.lr) ?? p.lr, batchSize: intOption('batch', v.batch) ?? p.batch_size, hidden: intOption('hidden', v.hidden), seed: c.run.config.train.seed, ep: c.feature.ep, threads: c.feature.threads, progress: c.feature.progress },
     );
     console.log(`${v.hidden ? 'MLP' : 'linear'} probe on ${describeRun(c.run)}: level ${c.level} (dim ${tr.dim}), ${splits.train} ${train.count} clips, ${splits.test} ${test.count} clips`);
     console.log(`  loss per epoch ${r.losses.map((l) => l.toFixed(4)).join(' ')}`);
@@ -173,8 +161,8 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
     const run = loadRun(requireOption('eval', v.run, 'run'), { checkpoint: v.checkpoint });
     const testViews = v.views === undefined ? undefined : parseViews('--views', v.views, run.config);
     const r = await finetune(run.config, run.spec, run.params, {
-      epochs: int('epochs', v.epochs), lr: positive('lr', v.lr), batchSize: int('batch', v.batch), maxSteps: int('max-steps', v['max-steps']),
-      testViews, store: v.data, ep: epOf(v.ep), threads: int('threads', v.threads), progress: process.stderr.isTTY === true,
+      epochs: intOption('epochs', v.epochs), lr: positiveOption('lr', v.lr), batchSize: intOption('batch', v.batch), maxSteps: intOption('max-steps', v['max-steps']),
+      testViews, store: v.data, ep: epOf(v.ep), threads: intOption('threads', v.threads), progress: process.stderr.isTTY === true,
     });
     console.log(`fine-tuned ${describeRun(run)} for ${r.steps} steps; loss per epoch ${r.losses.map((l) => l.toFixed(4)).join(' ')}`);
     console.log(`  clip  ${fmtAcc(r.clip)}   video  ${fmtAcc(r.video)}`);
@@ -185,7 +173,7 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
   async pictures(argv) {
     const { values: v } = parseCommandArgs('eval pictures', argv, OPTIONS.pictures);
     const c = commonOf(v);
-    const files = await pictures(c, v.split, methodsOf(v.methods), int('max-points', v['max-points']));
+    const files = await pictures(c, v.split, methodsOf(v.methods), intOption('max-points', v['max-points']));
     for (const f of files) console.log(f);
     return 0;
   },
@@ -193,7 +181,7 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
   async report(argv) {
     const { values: v } = parseCommandArgs('eval report', argv, OPTIONS.report);
     const c = commonOf(v);
-    if (!v['no-pictures']) await pictures(c, undefined, methodsOf(v.methods), int('max-points', v['max-points']));
+    if (!v['no-pictures']) await pictures(c, undefined, methodsOf(v.methods), intOption('max-points', v['max-points']));
     console.log(buildReport(c.run.dir, c.run.config));
     return 0;
   },

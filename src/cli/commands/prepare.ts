@@ -5,7 +5,7 @@ import { UserError } from '../../errors.ts';
 import { DATASETS, readLayout, type Dataset } from '../../data/layouts/index.ts';
 import { generateMovingMnist } from '../../data/moving-mnist.ts';
 import { prepare, type SizeSpec } from '../../data/prepare.ts';
-import { parseCommandArgs, requireOption } from '../args.ts';
+import { intOption, parseCommandArgs, positiveOption, requireOption } from '../args.ts';
 import type { Command } from '../main.ts';
 
 const options = {
@@ -27,26 +27,12 @@ const options = {
   seed: { type: 'string' },
 } as const;
 
-function int(name: string, v: string | undefined, min: number): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new UserError(`--${name}`, `expected an integer ≥ ${min}, got "${v}"`);
-  }
-  return n;
-}
 
-function positive(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UserError(`--${name}`, `expected a positive number, got "${v}"`);
-  return n;
-}
 
 function sizeSpec(v: { size?: string; width?: string; height?: string }): SizeSpec {
-  const side = int('size', v.size, 1);
-  const width = int('width', v.width, 1);
-  const height = int('height', v.height, 1);
+  const side = intOption('size', v.size, 1);
+  const width = intOption('width', v.width, 1);
+  const height = intOption('height', v.height, 1);
   if (side !== undefined && (width !== undefined || height !== undefined)) {
     throw new UserError('--size', 'give either --size (shortest side) or --width and --height (exact), not both');
   }
@@ -90,12 +76,12 @@ export const command: Command = {
     const out = requireOption('prepare', v.out, 'out');
     const common = {
       out,
-      fps: positive('fps', v.fps),
-      jobs: int('jobs', v.jobs, 1) ?? availableParallelism(),
+      fps: positiveOption('fps', v.fps),
+      jobs: intOption('jobs', v.jobs, 1) ?? availableParallelism(),
       shard: shardSpec(v.shard),
-      shardBytes: (int('shard-mb', v['shard-mb'], 1) ?? 256) * 2 ** 20,
+      shardBytes: (intOption('shard-mb', v['shard-mb'], 1) ?? 256) * 2 ** 20,
       verify: v.verify ?? false,
-      timeoutMs: (positive('timeout', v.timeout) ?? 60) * 1000,
+      timeoutMs: (positiveOption('timeout', v.timeout) ?? 60) * 1000,
       progress: process.stderr.isTTY === true,
     };
     const log = (line: string) => console.error(`vhssl prepare: ${line}`);
@@ -104,13 +90,13 @@ export const command: Command = {
       for (const k of ['src', 'width', 'height', 'fps'] as const) {
         if (v[k] !== undefined) throw new UserError(`--${k}`, 'does not apply to moving-mnist', 'it is generated: use --videos, --frames, --size, --seed');
       }
-      const size = int('size', v.size, 16) ?? 64;
+      const size = intOption('size', v.size, 16) ?? 64;
       if (size % 2 !== 0) throw new UserError('--size', `moving-mnist needs an even size for H.264, got ${size}`);
       const csv = await generateMovingMnist(join(out, 'videos'), {
-        videos: int('videos', v.videos, 1) ?? 400,
-        frames: int('frames', v.frames, 2) ?? 20,
+        videos: intOption('videos', v.videos, 1) ?? 400,
+        frames: intOption('frames', v.frames, 2) ?? 20,
         size,
-        seed: int('seed', v.seed, 0) ?? 0,
+        seed: intOption('seed', v.seed, 0) ?? 0,
         jobs: common.jobs,
         fps: 10,
       });

@@ -5,7 +5,7 @@ import { loadConfig } from '../../config/index.ts';
 import { UserError } from '../../errors.ts';
 import type { ExecutionProvider } from '../../train/session.ts';
 import { train } from '../../train/trainer.ts';
-import { parseCommandArgs } from '../args.ts';
+import { intOption, parseCommandArgs } from '../args.ts';
 import type { Command } from '../main.ts';
 
 const options = {
@@ -20,12 +20,6 @@ const options = {
 
 const EPS = ['cpu', 'cuda', 'webgpu'] as const;
 
-function positiveInt(name: string, v: string | undefined): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < 1) throw new UserError(`--${name}`, `expected a positive integer, got "${v}"`);
-  return n;
-}
 
 export const command: Command = {
   summary: 'train a model (per-group graphs and optimizers on ONNX Runtime)',
@@ -53,9 +47,9 @@ export const command: Command = {
     const r = await train({
       config, hash, runDir,
       ep: ep as ExecutionProvider,
-      threads: positiveInt('threads', v.threads),
+      threads: intOption('threads', v.threads),
       resume: v.resume ?? false,
-      maxSteps: positiveInt('max-steps', v['max-steps']),
+      maxSteps: intOption('max-steps', v['max-steps']),
     });
     console.log(`${runDir}: ${r.interrupted ? 'interrupted' : 'finished'} at step ${r.step}; checkpoint ${r.checkpoint}`);
     return r.interrupted ? 130 : 0;
