@@ -147,7 +147,7 @@ const TrainSchema = z.strictObject({
   grad_accum: posInt(),
   loss: z.strictObject({
     fn: oneOf(['mse', 'ce', 'cosine', 'vicreg']),
-    ce: z.strictObject({ pred_temp: posNum(), tgt_temp: posNum(), eps: posNum() }),
+    ce: z.strictObject({ pred_temp: posNum(), tgt_temp: posNum() }),
     cosine: z.strictObject({ mult: posNum() }),
     vicreg: z.strictObject({ sim: nonNegNum(), std: nonNegNum(), cov: nonNegNum(), eps: posNum() }),
   }),
