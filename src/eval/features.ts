@@ -16,6 +16,7 @@ import { readSafetensors, writeSafetensors } from '../train/safetensors.ts';
 import { runChecked, type ExecutionProvider } from '../train/session.ts';
 import { encoderSession, frozenEncoder, levelNames } from './encoder.ts';
 import { progressBar } from './progress.ts';
+import type { LabeledFeatures } from './knn.ts';
 import type { Run } from './run.ts';
 
 /** Test-time views of a video: N temporal × K spatial crops, or every sliding window (step in frames). */
@@ -213,4 +214,10 @@ export function levelOf(f: Features, level: string): LevelFeatures {
   const l = f.levels.get(level);
   if (!l) throw new UserError('--level', `unknown level "${level}"`, `this encoder has ${[...f.levels.keys()].join(', ')}`);
   return l;
+}
+
+/** One level's rows with their labels and videos: what k-NN and the probe take. */
+export function labeledLevel(f: Features, level: string): LabeledFeatures {
+  const l = levelOf(f, level);
+  return { features: l.data, dim: l.dim, labels: f.labels, videos: f.videos };
 }

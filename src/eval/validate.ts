@@ -6,7 +6,7 @@ import { StoreReader } from '../data/store.ts';
 import { modelSpec } from '../graph/model/from-config.ts';
 import type { Tensor } from '../graph/tensor.ts';
 import type { ExecutionProvider } from '../train/session.ts';
-import { DEFAULT_TEST_VIEWS, DEFAULT_TRAIN_VIEWS, extractFeatures, levelOf, runFeatures, storeOf, type Features, type Pool, type Views } from './features.ts';
+import { DEFAULT_TEST_VIEWS, DEFAULT_TRAIN_VIEWS, extractFeatures, labeledLevel, runFeatures, storeOf, type Features, type Pool, type Views } from './features.ts';
 import { knnClassify, type KnnAccuracy } from './knn.ts';
 import { loadRun, matchEncoder, type CheckpointChoice, type Run } from './run.ts';
 
@@ -108,11 +108,9 @@ export async function evaluateKnn(
   const cfg = src.config;
   const level = o.level ?? 'embedding';
   const { train, test, splits } = await splitFeatures(src, o);
-  const tr = levelOf(train, level);
-  const te = levelOf(test, level);
   const results = await knnClassify(
-    { features: tr.data, dim: tr.dim, labels: train.labels, videos: train.videos },
-    { features: te.data, dim: te.dim, labels: test.labels, videos: test.videos },
+    labeledLevel(train, level),
+    labeledLevel(test, level),
     { k: o.k ?? cfg.eval.knn.k, temperature: o.temperature ?? cfg.eval.knn.temperature, numClasses: train.classes.length > 0 ? train.classes.length : undefined, engine: o.engine, threads: o.threads, progress: o.progress },
   );
   return { top1: results[0]!.clip.top1, top5: results[0]!.clip.top5, level, splits, results };

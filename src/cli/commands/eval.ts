@@ -4,7 +4,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../errors.ts';
 import { METHODS, type Method } from '../../eval/embed2d.ts';
-import { levelOf, parseViews, runFeatures, viewsText, type Pool, type Views } from '../../eval/features.ts';
+import { labeledLevel, parseViews, runFeatures, viewsText, type Pool, type Views } from '../../eval/features.ts';
 import { finetune } from '../../eval/finetune.ts';
 import { knnClassify, type Accuracy } from '../../eval/knn.ts';
 import { writePictures } from '../../eval/pictures.ts';
@@ -123,11 +123,8 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
     const k = ks(v.k) ?? c.run.config.eval.knn.k;
     const temperature = positiveOption('temperature', v.temperature) ?? c.run.config.eval.knn.temperature;
     const { train, test, splits } = await features(c);
-    const tr = levelOf(train, c.level);
-    const te = levelOf(test, c.level);
-    const results = await knnClassify(
-      { features: tr.data, dim: tr.dim, labels: train.labels, videos: train.videos },
-      { features: te.data, dim: te.dim, labels: test.labels, videos: test.videos },
+    const [tr, te] = [labeledLevel(train, c.level), labeledLevel(test, c.level)];
+    const results = await knnClassify(tr, te,
       { k, temperature, numClasses: train.classes.length || undefined, threads: c.feature.threads, progress: c.feature.progress },
     );
     console.log(`k-NN on ${describeRun(c.run)}: level ${c.level} (dim ${tr.dim}), T ${temperature}`);
@@ -142,11 +139,8 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
     const c = commonOf(v);
     const p = c.run.config.eval.probe;
     const { train, test, splits } = await features(c);
-    const tr = levelOf(train, c.level);
-    const te = levelOf(test, c.level);
-    const r = await linearProbe(
-      { features: tr.data, dim: tr.dim, labels: train.labels, videos: train.videos },
-      { features: te.data, dim: te.dim, labels: test.labels, videos: test.videos },
+    const [tr, te] = [labeledLevel(train, c.level), labeledLevel(test, c.level)];
+    const r = await linearProbe(tr, te,
       { numClasses: train.classes.length || undefined, epochs: intOption('epochs', v.epochs) ?? p.epochs, lr: positiveOption('lr', v.lr) ?? p.lr, batchSize: intOption('batch', v.batch) ?? p.batch_size, hidden: intOption('hidden', v.hidden), seed: c.run.config.train.seed, ep: c.feature.ep, threads: c.feature.threads, progress: c.feature.progress },
     );
     console.log(`${v.hidden ? 'MLP' : 'linear'} probe on ${describeRun(c.run)}: level ${c.level} (dim ${tr.dim}), ${splits.train} ${train.count} clips, ${splits.test} ${test.count} clips`);
