@@ -14,8 +14,8 @@ import { buildArtifacts } from '../src/graph/artifacts.ts';
 import { countFlops } from '../src/graph/flops.ts';
 import { encodeModel } from '../src/graph/onnx.ts';
 import { samplePositions } from '../src/graph/model/positions.ts';
-import { readSafetensors } from '../src/train/safetensors.ts';
-import { FusedRunner, type State } from '../src/train/runner.ts';
+import { FusedRunner } from '../src/train/runner.ts';
+import { initialState } from '../src/train/trainer.ts';
 import { createSession, toOrt } from '../src/train/session.ts';
 import { Rng } from '../src/rng.ts';
 import { readFileSync } from 'node:fs';
@@ -48,12 +48,7 @@ async function bench(name: string, file: string, reference: number): Promise<{ c
   const m = buildArtifacts(config, hash, join(dir, 'a'));
   // The same step graph as the artifact, in IR form for its shapes.
   const flops = countFlops(stepGraph(modelSpec(config), config.train, config.train.seed).builder.graph);
-  const init = readSafetensors(join(dir, 'a', m.initial)).tensors;
-  const state: State = new Map();
-  for (const g of Object.values(m.groups)) {
-    for (const n of [...g.params, ...g.buffers]) state.set(n, toOrt(init.get(n)!));
-    for (const n of g.state) state.set(n, toOrt({ ...init.get(n.slice(0, n.lastIndexOf('.')))!, data: new Float32Array(init.get(n.slice(0, n.lastIndexOf('.')))!.data.length) }));
-  }
+  const state = initialState(join(dir, 'a'), m);
   const runner = await FusedRunner.create(join(dir, 'a'), m, state, { threads });
   const B = config.train.batch_size;
   const { frames, height, width } = m.video;

@@ -30,7 +30,8 @@ export interface Checkpoint {
   tensors: Map<string, Tensor>;
 }
 
-const stepFile = (step: number) => `step-${String(step).padStart(8, '0')}.safetensors`;
+/** The file name of the checkpoint after `step` steps. */
+export const stepFile = (step: number) => `step-${String(step).padStart(8, '0')}.safetensors`;
 
 /** Points `link` at `target` (a file name in the same folder) atomically. */
 function relink(dir: string, link: string, target: string): void {

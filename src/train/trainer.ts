@@ -13,7 +13,7 @@ import { EMA_DECAY } from '../graph/model/graphs.ts';
 import { DROPOUT_SEED } from '../graph/nn/dropout.ts';
 import { samplePositions } from '../graph/model/positions.ts';
 import { Rng } from '../rng.ts';
-import { Checkpoints, loadCheckpoint, type TrainProgress } from './checkpoint.ts';
+import { Checkpoints, loadCheckpoint, stepFile, type TrainProgress } from './checkpoint.ts';
 import { MetricsLog, Progress } from './metrics.ts';
 import { FusedRunner, GroupRunner, type BatchFeeds, type Runner, type State } from './runner.ts';
 import { readSafetensors } from './safetensors.ts';
@@ -71,6 +71,16 @@ function stateShapes(m: Manifest): Map<string, readonly number[]> {
   return out;
 }
 
+/** A run's state at step 0: initial parameters and buffers from the artifacts, optimizer state at zero. */
+export function initialState(artifactsDir: string, m: Manifest): State {
+  const init = readSafetensors(join(artifactsDir, m.initial)).tensors;
+  const state: State = new Map();
+  for (const [n, shape] of stateShapes(m)) {
+    state.set(n, toOrt(init.get(n) ?? { dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) }));
+  }
+  return state;
+}
+
 export async function train(o: TrainOptions): Promise<TrainResult> {
   const { config, hash, runDir } = o;
   const log = o.log ?? ((l: string) => console.error(l));
@@ -114,11 +124,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       second?.restore(progress.loader);
       log(`resuming from ${resumeFrom} at step ${progress.step}`);
     } else {
-      const init = readSafetensors(join(artifactsDir, m.initial)).tensors;
-      for (const [n, shape] of expected) {
-        const tensor = init.get(n);
-        state.set(n, toOrt(tensor ?? { dtype: 'float32', shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) }));
-      }
+      for (const [n, t] of initialState(artifactsDir, m)) state.set(n, t);
       progress = { step: 0, epoch: 0, groupSteps: Object.fromEntries(groups.map((g) => [g, 0])), rng: Rng.fromSeed(t.seed, 'positions').state(), loader: loader.state(), best: null };
     }
 
@@ -209,7 +215,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
           saved = snapshot();
         }
       }
-      if (!saved?.endsWith(`step-${String(progress.step).padStart(8, '0')}.safetensors`)) saved = snapshot();
+      if (!saved?.endsWith(stepFile(progress.step))) saved = snapshot();
     } finally {
       bar.stop();
       process.off('SIGINT', onSigint);
