@@ -7,7 +7,7 @@ import { vhssl } from './cli/run.ts';
 
 /** 80 videos (64 train, 16 test: 10 per motion class) of 8 frames at 32×32. */
 export function movingMnist(): string {
-  const dir = join(tmpdir(), 'vhssl-test-moving-mnist-80v8f32');
+  const dir = join(tmpdir(), 'vhssl-test-moving-mnist-80v8f32d14');
   if (existsSync(join(dir, 'summary.json'))) return dir;
   const r = vhssl(['prepare', '--dataset', 'moving-mnist', '--out', dir, '--videos', '80', '--frames', '8', '--size', '32', '--seed', '3']);
   if (r.status !== 0) throw new Error(`preparing the test dataset failed: ${r.stderr}`);

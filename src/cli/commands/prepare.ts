@@ -25,6 +25,7 @@ const options = {
   videos: { type: 'string' },
   frames: { type: 'string' },
   seed: { type: 'string' },
+  digit: { type: 'string' },
 } as const;
 
 
@@ -66,6 +67,7 @@ export const command: Command = {
     '  --shard-mb M          shard file size (default 256)        --timeout S   stall timeout per video (default 60)',
     '  --verify              re-check the CRC of every video already in the store before resuming',
     '  moving-mnist (no --src): --videos N (default 400) --frames F (default 20) --size S (default 64) --seed N',
+    '                         --digit D   digit side in pixels (default 28·S/64, the classic proportions)',
   ].join('\n'),
   async run(argv) {
     const { values: v } = parseCommandArgs('prepare', argv, options);
@@ -88,7 +90,7 @@ export const command: Command = {
     let summary;
     if (dataset === 'moving-mnist') {
       for (const k of ['src', 'width', 'height', 'fps'] as const) {
-        if (v[k] !== undefined) throw new UserError(`--${k}`, 'does not apply to moving-mnist', 'it is generated: use --videos, --frames, --size, --seed');
+        if (v[k] !== undefined) throw new UserError(`--${k}`, 'does not apply to moving-mnist', 'it is generated: use --videos, --frames, --size, --seed, --digit');
       }
       const size = intOption('size', v.size, 16) ?? 64;
       if (size % 2 !== 0) throw new UserError('--size', `moving-mnist needs an even size for H.264, got ${size}`);
@@ -97,12 +99,13 @@ export const command: Command = {
         frames: intOption('frames', v.frames, 2) ?? 20,
         size,
         seed: intOption('seed', v.seed, 0) ?? 0,
+        digit: intOption('digit', v.digit, 4),
         jobs: common.jobs,
         fps: 10,
       });
       summary = await prepare(dataset, readLayout('csv', csv), { ...common, size: { kind: 'native' } }, log);
     } else {
-      for (const k of ['videos', 'frames', 'seed'] as const) {
+      for (const k of ['videos', 'frames', 'seed', 'digit'] as const) {
         if (v[k] !== undefined) throw new UserError(`--${k}`, 'applies only to --dataset moving-mnist');
       }
       const src = requireOption('prepare', v.src, 'src');
