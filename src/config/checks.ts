@@ -52,6 +52,21 @@ function checkLevels(c: Config): Problem | undefined {
   return undefined;
 }
 
+/** Sine-cosine positional encodings split a width into (sin, cos) pairs, and space's 2-D one into rows and columns. */
+function checkPosEmbed(c: Config): Problem | undefined {
+  if (c.arch.pos_embed !== 'sincos') return undefined;
+  for (const name of c.arch.groups) {
+    if (name === 'patch') continue;
+    const dim = c.arch[name]!.dim;
+    const m = name === 'space' ? 4 : 2;
+    if (dim % m !== 0) {
+      const what = name === 'space' ? 'a multiple of 4 for a 2-D sine-cosine encoding' : 'an even width for a sine-cosine encoding';
+      return { path: ['arch', name, 'dim'], problem: `expected ${what}, got ${dim}`, hint: 'change the width, or set arch.pos_embed=learned' };
+    }
+  }
+  return undefined;
+}
+
 function checkSizes(c: Config): Problem | undefined {
   const down = STEM_DOWNSAMPLE[c.arch.stem];
   for (const side of ['height', 'width'] as const) {
@@ -109,5 +124,5 @@ function checkTrain(c: Config): Problem | undefined {
 }
 
 export function checkConfig(c: Config): Problem | undefined {
-  return checkGroups(c) ?? checkLevels(c) ?? checkSizes(c) ?? checkTrain(c);
+  return checkGroups(c) ?? checkLevels(c) ?? checkSizes(c) ?? checkPosEmbed(c) ?? checkTrain(c);
 }

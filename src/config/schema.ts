@@ -59,6 +59,7 @@ const ArchSchema = z.strictObject({
   patch: posInt(),
   patch_dim: posInt(),
   output_norm: oneOf(NORMS),
+  pos_embed: oneOf(['learned', 'sincos']),
   targets: oneOf(['detach', 'ema']),
   ema: z.strictObject({ decay: prob('a decay in [0, 1]'), final_decay: prob('a decay in [0, 1]') }),
   // null removes a section; a group listed in `groups` must have one.

@@ -114,6 +114,8 @@ describe('bad input names the key path, what was expected and what was found', (
     ['size not divisible by the patch', ['data.height=60'], /^config\.data\.height: expected a multiple of the patch size 16, got 60/],
     ['size not divisible after the s3d stem', ['arch.stem=s3d', 'arch.patch=5'], /^config\.data\.height: expected a multiple of the patch size 5 \(64\/4 = 16 after the s3d stem\), got 64/],
     ['conv2d stem downsamples too', ['arch.stem=conv2d', 'arch.patch=5'], /^config\.data\.height: expected a multiple of the patch size 5 \(64\/4 = 16 after the conv2d stem\), got 64/],
+    ['sincos space width not a multiple of 4', ['arch.pos_embed=sincos', 'arch.space.dim=126'], /^config\.arch\.space\.dim: expected a multiple of 4 for a 2-D sine-cosine encoding, got 126 \(change the width, or set arch\.pos_embed=learned; from --set arch\.space\.dim=126\)/],
+    ['sincos time width odd', ['arch.pos_embed=sincos', 'arch.time.dim=255'], /^config\.arch\.time\.dim: expected an even width for a sine-cosine encoding, got 255/],
     ['size not divisible by the stem', ['arch.stem=s3d', 'arch.patch=3', 'data.height=66'], /^config\.data\.height: expected a multiple of 4 \(the s3d stem downsamples by 4\), got 66/],
     ['groups out of order', ['arch.groups=[time, space]'], /^config\.arch\.groups: expected groups in the order patch → space → time → clip, got \[time, space\]/],
     ['a gap in the groups', ['arch.groups=[space, clip]'], /^config\.arch\.groups: expected the transformer groups to be space/],

@@ -9,6 +9,7 @@ export const BENCH_ST: ModelSpec = {
   batch: 8, frames: 8, height: 64, width: 64,
   stem: 'linear', stemChannels: 128, patch: 16, patchDim: 128,
   outputNorm: 'batchnorm',
+  posEmbed: 'learned',
   space: g(128, 4, 32, 256, false),
   time: { ...g(256, 6, 48, 512, true), clips: 1 },
   clip: g(512, 8, 64, 1024, true),

@@ -4,10 +4,11 @@
 // the `mine` task) sees its input through a stop-gradient wall.
 import type { Value } from '../ir.ts';
 import { truncNormal } from '../nn/init.ts';
+import { sincosTable } from '../nn/sincos.ts';
 import { linear, outputNorm, type Ctx } from '../nn/layers.ts';
 import { transformer } from '../nn/transformer.ts';
 import { embedPatches } from './stem.ts';
-import { patchesPerFrame, type GroupName, type ModelSpec, type TransformerGroup } from './spec.ts';
+import { patchesPerFrame, stemOutput, type GroupName, type ModelSpec, type TransformerGroup } from './spec.ts';
 
 /** One level of the hierarchy, as its owning group produced it. */
 export interface Level {
@@ -44,6 +45,12 @@ function channelStd(c: Ctx, x: Value): Value {
   return b.ReduceMean(b.Sqrt(b.Add(b.ReduceMean(b.Mul(centred, centred), [0], true), b.scalar(1e-8))), undefined, false);
 }
 
+/** The patch grid of a frame (rows × columns, row-major like the stem's tokens). */
+function patchGrid(s: ModelSpec): { h: number; w: number } {
+  const o = stemOutput(s);
+  return { h: o.h / s.patch, w: o.w / s.patch };
+}
+
 /** One transformer group over its input tokens (B, S·T, D_in). */
 function group(c: Ctx, s: ModelSpec, g: TransformerGroup, input: Value, withFull: boolean): Level {
   const { b } = c;
@@ -60,7 +67,10 @@ function group(c: Ctx, s: ModelSpec, g: TransformerGroup, input: Value, withFull
     const tokens = b.Reshape(x, [-1, T, D]); // (B·S, T, D)
     const cls = b.Expand(summary, b.Concat([b.Shape(tokens, 0, 1), b.ints([1, D])], 0)); // (B·S, 1, D)
     const seq = b.Concat(spec.causal ? [tokens, cls] : [cls, tokens], 1); // (B·S, T+1, D)
-    const pos = b.param('pos_embed', (r) => truncNormal(r, [1, T + 1, D]), ['pos_embed']);
+    const pos =
+      s.posEmbed === 'sincos'
+        ? b.constant(sincosTable(T, D, !spec.causal, g === 'space' ? patchGrid(s) : undefined))
+        : b.param('pos_embed', (r) => truncNormal(r, [1, T + 1, D]), ['pos_embed']);
     const h = transformer(c, b.Reshape(b.Add(seq, pos), [-1, D]), T + 1, spec);
     const out = b.Reshape(h, [-1, T + 1, D]); // (B·S, T+1, D)
     const at = spec.causal ? T : 0;

@@ -24,6 +24,7 @@ export function modelSpec(c: Config, batch = c.train.batch_size): ModelSpec {
     patch: a.patch,
     patchDim: a.patch_dim,
     outputNorm: a.output_norm,
+    posEmbed: a.pos_embed,
     space: group(a.space, UNUSED),
     time: { ...group(a.time, UNUSED), clips: a.time?.clips ?? 1 },
     clip: group(a.clip, UNUSED),

@@ -37,6 +37,8 @@ export interface ModelSpec {
   patch: number;
   patchDim: number;
   outputNorm: NormKind;
+  /** learned: a trained table per group; sincos: fixed sine-cosine encodings (2-D for space, 1-D above). */
+  posEmbed: 'learned' | 'sincos';
   space: GroupSpec;
   time: GroupSpec & { clips: number };
   clip: GroupSpec;
