@@ -22,7 +22,7 @@ const BIN = fileURLToPath(new URL('../bin/vhssl.js', import.meta.url));
 const { values: v } = parseArgs({
   options: {
     out: { type: 'string', default: 'artifacts/quality' },
-    videos: { type: 'string', default: '400' },
+    videos: { type: 'string', default: '1000' },
     epochs: { type: 'string', default: '10' },
     set: { type: 'string', multiple: true, default: [] },
   },
