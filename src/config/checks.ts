@@ -58,9 +58,8 @@ function checkPosEmbed(c: Config): Problem | undefined {
   for (const name of c.arch.groups) {
     if (name === 'patch') continue;
     const dim = c.arch[name]!.dim;
-    const m = name === 'space' ? 4 : 2;
+    const [m, what] = name === 'space' ? [4, 'a multiple of 4 for a 2-D sine-cosine encoding'] : [2, 'an even width for a sine-cosine encoding'];
     if (dim % m !== 0) {
-      const what = name === 'space' ? 'a multiple of 4 for a 2-D sine-cosine encoding' : 'an even width for a sine-cosine encoding';
       return { path: ['arch', name, 'dim'], problem: `expected ${what}, got ${dim}`, hint: 'change the width, or set arch.pos_embed=learned' };
     }
   }

@@ -47,15 +47,16 @@ describe('moving-mnist digits', () => {
 
 describe('prepare --dataset moving-mnist', () => {
   const out = join(dir, 'mm');
-  const base = ['prepare', '--dataset', 'moving-mnist', '--out', out, '--videos', '8', '--frames', '3', '--size', '16', '--jobs', '2'];
+  const prepare = (videos: number, digit: number) =>
+    cli(['prepare', '--dataset', 'moving-mnist', '--out', out, '--videos', String(videos), '--frames', '3', '--size', '16', '--jobs', '2', '--digit', String(digit)]);
 
   it('records the generator options, extends with more videos, and refuses to mix videos made with others', async () => {
-    const r = await cli([...base, '--digit', '6']);
+    const r = await prepare(8, 6);
     assert.equal(r.code, 0, r.err);
     assert.deepEqual(JSON.parse(readFileSync(join(out, 'videos', 'generator.json'), 'utf8')), { frames: 3, size: 16, digit: 6, seed: 0, fps: 10 });
-    const more = await cli([...base.slice(0, -6), '--videos', '16', '--frames', '3', '--size', '16', '--digit', '6']);
+    const more = await prepare(16, 6);
     assert.equal(more.code, 0, more.err);
-    const bad = await cli([...base, '--digit', '8']);
+    const bad = await prepare(8, 8);
     assert.equal(bad.code, 1);
     assert.match(bad.err, /mm: holds moving-mnist videos generated with digit=6, not digit=8 \(use another --out, or delete it to regenerate\)/);
     assert.equal(bad.err.split('\n').length, 1);

@@ -8,7 +8,7 @@ import { sincosTable } from '../nn/sincos.ts';
 import { linear, outputNorm, type Ctx } from '../nn/layers.ts';
 import { transformer } from '../nn/transformer.ts';
 import { embedPatches } from './stem.ts';
-import { patchesPerFrame, stemOutput, type GroupName, type ModelSpec, type TransformerGroup } from './spec.ts';
+import { patchGrid, patchesPerFrame, type GroupName, type ModelSpec, type TransformerGroup } from './spec.ts';
 
 /** One level of the hierarchy, as its owning group produced it. */
 export interface Level {
@@ -43,12 +43,6 @@ function channelStd(c: Ctx, x: Value): Value {
   const { b } = c;
   const centred = b.Sub(x, b.ReduceMean(x, [0], true));
   return b.ReduceMean(b.Sqrt(b.Add(b.ReduceMean(b.Mul(centred, centred), [0], true), b.scalar(1e-8))), undefined, false);
-}
-
-/** The patch grid of a frame (rows × columns, row-major like the stem's tokens). */
-function patchGrid(s: ModelSpec): { h: number; w: number } {
-  const o = stemOutput(s);
-  return { h: o.h / s.patch, w: o.w / s.patch };
 }
 
 /** One transformer group over its input tokens (B, S·T, D_in). */

@@ -57,8 +57,14 @@ export function stemOutput(s: ModelSpec): { h: number; w: number; channels: numb
   return { h: half(half(s.height)), w: half(half(s.width)), channels: s.stemChannels };
 }
 
+/** The patch grid of a frame: rows × columns, in the row-major order of the stem's tokens. */
+export function patchGrid(s: ModelSpec): { h: number; w: number } {
+  const o = stemOutput(s);
+  return { h: o.h / s.patch, w: o.w / s.patch };
+}
+
 /** Patches per frame. */
 export function patchesPerFrame(s: ModelSpec): number {
-  const o = stemOutput(s);
-  return (o.h / s.patch) * (o.w / s.patch);
+  const g = patchGrid(s);
+  return g.h * g.w;
 }
