@@ -52,6 +52,8 @@ export function outputSize(size: SizeSpec, w: number, h: number): { width: numbe
 
 export const shardTag = (shard?: { index: number; count: number }): string => (shard ? `-${shard.index}of${shard.count}` : '');
 
+const round6 = (x: number): number => Math.round(x * 1e6) / 1e6;
+
 /** One decode buffer per parallel job, reused across its videos: fresh memory costs a page fault per 4 KiB written. */
 type Scratch = { buf: Uint8Array };
 
@@ -60,11 +62,11 @@ async function prepareOne(e: Entry, o: PrepareOptions, scratch: Scratch): Promis
   const { width, height } = outputSize(o.size, displaySize(p).width, displaySize(p).height);
   const still = p.frames === 1 && !Number.isFinite(p.duration);
   const fps = still ? undefined : o.fps;
-  const expectFrames = fps ? Math.round(p.duration * fps) : p.frames;
-  const f = await decodeFrames(e.src, { width, height, fps, timeoutMs: o.timeoutMs, expectFrames, threads: 1, buffer: scratch.buf });
+  const f = await decodeFrames(e.src, { width, height, fps, timeoutMs: o.timeoutMs, expectSeconds: p.duration, threads: 1, buffer: scratch.buf });
   if (f.data.buffer.byteLength > scratch.buf.length) scratch.buf = new Uint8Array(f.data.buffer);
-  const storedFps = fps ?? (Number.isFinite(p.fps) && !still ? p.fps : null);
-  return { meta: { id: e.id, label: e.label, split: e.split, frames: f.frames, height, width, fps: storedFps, src: e.src }, data: f.data };
+  // The effective rate of the stored frames: the container's rate for a constant-rate video, lower where frames are missing.
+  const stored = still || !(f.seconds > 0) ? { fps: null, seconds: null } : { fps: round6(f.frames / f.seconds), seconds: round6(f.seconds) };
+  return { meta: { id: e.id, label: e.label, split: e.split, frames: f.frames, height, width, ...stored, src: e.src }, data: f.data };
 }
 
 /** Prepares `layout` into `o.out`; returns the summary (also written as summary<tag>.json). */

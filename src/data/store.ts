@@ -19,8 +19,13 @@ export interface VideoRecord {
   frames: number;
   height: number;
   width: number;
-  /** frames per second of the stored frames (NaN written as null for stills). */
+  /**
+   * Frames per second of the stored frames: frames / seconds. Without `--fps` the decoded frames are stored as they
+   * are, so a video with missing or variable-rate frames has a lower rate than its container claims. null for stills.
+   */
   fps: number | null;
+  /** seconds the stored frames cover (the last frame's time plus its duration); null for stills. Absent in old stores. */
+  seconds?: number | null;
   shard: string;
   offset: number;
   bytes: number;

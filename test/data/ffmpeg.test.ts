@@ -5,7 +5,12 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { UserError } from '../../src/errors.ts';
 import { binaries, decodeFrames, probe } from '../../src/data/ffmpeg.ts';
-import { ffmpeg, makeImage, makeVideo, reference, tempDir } from './helpers.ts';
+import { cli, ffmpeg, makeImage, makeVideo, reference, tempDir } from './helpers.ts';
+
+const writeCsv = (file: string, videos: string[]): string => {
+  writeFileSync(file, videos.map((v) => `${v},a\n`).join(''));
+  return file;
+};
 
 const { dir, cleanup } = tempDir('ffmpeg');
 after(cleanup);
@@ -27,8 +32,9 @@ describe('ffmpeg decode', () => {
       assert.equal(p.height, 24);
       assert.equal(p.fps, 25);
       assert.equal(p.frames, 12);
-      const f = await decodeFrames(file, { width: 32, height: 24, expectFrames: p.frames });
+      const f = await decodeFrames(file, { width: 32, height: 24, expectSeconds: p.duration });
       assert.equal(f.frames, 12);
+      assert.equal(f.seconds, 12 / 25);
       assert.equal(f.data.length, 12 * 24 * 32 * 3);
       assert.deepEqual(Buffer.from(f.data), reference(file));
     });
@@ -51,6 +57,49 @@ describe('ffmpeg decode', () => {
     const f = await decodeFrames(file, { width: 20, height: 16 });
     assert.equal(f.frames, 1);
     assert.deepEqual(Buffer.from(f.data), reference(file));
+  });
+});
+
+describe('native frames', () => {
+  /** 12 decodable frames in a 48-frame, 15 fps AVI: 3 frames of every 15, the others empty chunks (as in tree.avi). */
+  const gappy = () => {
+    const file = join(dir, 'gappy.avi');
+    ffmpeg(['-f', 'lavfi', '-i', 'testsrc2=size=32x24:rate=15', '-t', '3.2', '-vf', "select='lt(mod(n\\,15)\\,3)'", '-vsync', 'vfr', '-c:v', 'mjpeg', file]);
+    return file;
+  };
+
+  it('stores exactly the decoded frames without --fps, and their effective rate', async () => {
+    const file = gappy();
+    const p = await probe(file);
+    assert.deepEqual([p.frames, p.fps, p.duration], [48, 15, 3.2]);
+    const f = await decodeFrames(file, { width: 32, height: 24, expectSeconds: p.duration });
+    assert.equal(f.frames, 12);
+    assert.equal(f.seconds, 3.2);
+    assert.deepEqual(Buffer.from(f.data), reference(file, ['-vsync', 'passthrough']));
+    const out = join(dir, 'gappy-store');
+    const r = await cli(['prepare', '--dataset', 'csv', '--src', writeCsv(join(dir, 'gappy.csv'), [file]), '--out', out]);
+    assert.equal(r.code, 0, r.err);
+    const rec = JSON.parse(readFileSync(join(out, 'index.jsonl'), 'utf8'));
+    assert.deepEqual([rec.frames, rec.fps, rec.seconds], [12, 3.75, 3.2]);
+  });
+
+  it('resamples to --fps explicitly: duplicates fill the gaps', async () => {
+    const file = gappy();
+    const f = await decodeFrames(file, { width: 32, height: 24, fps: 15 });
+    assert.equal(f.frames, 48);
+    assert.deepEqual(Buffer.from(f.data), reference(file, ['-vf', 'fps=15,scale=32:24:flags=bicubic']));
+  });
+
+  it('reserves memory for what arrives, not for what the container claims', async () => {
+    const file = join(dir, 'claims.avi');
+    ffmpeg(['-f', 'lavfi', '-i', 'color=c=red:size=1920x1080:rate=25', '-frames:v', '2', '-c:v', 'mjpeg', file]);
+    const avi = readFileSync(file);
+    avi.writeUInt32LE(1_000_000, avi.indexOf('avih') + 24); // total frames
+    avi.writeUInt32LE(1_000_000, avi.indexOf('strh') + 40); // stream length
+    writeFileSync(file, avi);
+    const p = await probe(file);
+    assert.equal(p.frames, 1_000_000);
+    await rejects(decodeFrames(file, { width: 1920, height: 1080, expectSeconds: p.duration }), file, /^truncated: decoded 2 frames covering 0\.08 of 40000 s$/);
   });
 });
 
@@ -91,7 +140,7 @@ describe('ffmpeg errors name the file', () => {
     const file = join(dir, 'cut.avi');
     writeFileSync(file, good.subarray(0, good.length >> 1));
     const p = await probe(file);
-    await rejects(decodeFrames(file, { width: 32, height: 24, expectFrames: p.frames }), file, /^truncated: decoded \d+ of 16 frames$/);
+    await rejects(decodeFrames(file, { width: 32, height: 24, expectSeconds: p.duration }), file, /^truncated: decoded \d+ frames covering 0\.\d+ of 0\.\d+ s$/);
   });
 
   it('unsupported codec', async () => {
