@@ -87,19 +87,26 @@ export async function prepare(dataset: string, layout: Layout, o: PrepareOptions
     ids.add(e.id);
   }
   const selected = o.shard ? layout.entries.filter((_, k) => k % o.shard!.count === o.shard!.index) : layout.entries;
+  // What the layout could not read (dangling links, loops, ...) is reported once, by the shard k mod n = i.
+  const skipped = o.shard ? layout.skipped.filter((_, k) => k % o.shard!.count === o.shard!.index) : layout.skipped;
   const writer = new StoreWriter({ dir: o.out, tag, shardBytes: o.shardBytes }, o.verify);
   const alreadyDone = selected.filter((e) => writer.done.has(e.id)).length;
   const todo = selected.filter((e) => !writer.done.has(e.id));
   if (writer.droppedOnResume > 0) log(`${writer.droppedOnResume} indexed videos failed verification and will be prepared again`);
 
   const reportFd = openSync(join(o.out, `report${tag}.jsonl`), 'w');
+  for (const s of skipped) {
+    const failure: Failure = { id: s.id, src: s.src, error: s.error };
+    writeSync(reportFd, `${JSON.stringify(failure)}\n`);
+    log(`skipped ${s.error}`);
+  }
   const bar = o.progress
     ? new cliProgress.SingleBar(
         { stream: process.stderr, format: 'prepare {bar} {percentage}% | {value}/{total} videos | {failed} failed | ETA {eta_formatted}', etaBuffer: 50 },
         cliProgress.Presets.shades_classic,
       )
     : undefined;
-  bar?.start(todo.length, 0, { failed: 0 });
+  bar?.start(todo.length, 0, { failed: skipped.length });
   const failures: Failure[] = [];
   let next = 0;
   const worker = async () => {
@@ -110,13 +117,13 @@ export async function prepare(dataset: string, layout: Layout, o: PrepareOptions
         const { meta, data } = await prepareOne(e, o, scratch);
         writer.add(meta, data);
       } catch (err) {
-        const error = err instanceof UserError ? err.message : `unexpected error: ${(err as Error).message}`;
+        const error = err instanceof UserError ? err.message : `${e.src}: unexpected error: ${(err as Error).message}`;
         const failure: Failure = { id: e.id, src: e.src, error };
         failures.push(failure);
         writeSync(reportFd, `${JSON.stringify(failure)}\n`);
         if (!bar) log(`skipped ${error}`);
       }
-      bar?.increment(1, { failed: failures.length });
+      bar?.increment(1, { failed: skipped.length + failures.length });
     }
   };
   try {
@@ -135,15 +142,15 @@ export async function prepare(dataset: string, layout: Layout, o: PrepareOptions
     s.frames += r.frames;
     s.bytes += r.bytes;
   }
-  const failed = failures.length;
+  const failed = skipped.length + failures.length;
   const summary: Summary = {
     dataset,
     shard: o.shard ? `${o.shard.index}/${o.shard.count}` : null,
     classes: layout.classes.length,
-    selected: selected.length,
+    selected: selected.length + skipped.length,
     done: writer.done.size,
     alreadyDone,
-    preparedNow: todo.length - failed,
+    preparedNow: todo.length - failures.length,
     failed,
     droppedOnResume: writer.droppedOnResume,
     splits,

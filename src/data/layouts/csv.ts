@@ -31,5 +31,5 @@ export function csv(src: string, splits?: string[]): Layout {
     }))
     .filter((e) => !splits || splits.includes(e.split));
   for (let i = 0; i < classes.length; i++) classes[i] ??= String(i);
-  return { classes, entries: entries.sort(byId) };
+  return { classes, entries: entries.sort(byId), skipped: [] };
 }

@@ -1,20 +1,23 @@
 // Kinetics-400: CSV rows "label,youtube_id,time_start,time_end,split[,is_cc]" (any *.csv under --src, e.g.
 // annotations/train.csv, validate.csv); the clip is the file "<youtube_id>_<start:06>_<end:06>.<ext>" anywhere under
-// --src. Classes: the sorted set of labels. A split without labels (test) gets label −1.
-import { readFileSync } from 'node:fs';
+// --src. Classes: the sorted set of labels. A split without labels (test) gets label −1. A kept row whose clip is found
+// only as an unreadable name (a dangling link, ...) is reported under the row's id; one not found at all reaches the
+// decoder, which reports it missing.
 import { basename, join } from 'node:path';
 import { UserError } from '../../errors.ts';
-import { byId, csvFields, VIDEO_EXT, walk, type Entry, type Layout } from './types.ts';
+import { byId, csvFields, readText, skippedOf, VIDEO_EXT, walk, type Entry, type Layout, type Skipped } from './types.ts';
 
 const SPLIT_NAMES: Record<string, string> = { validate: 'val', validation: 'val', valid: 'val' };
+const CSV = /\.csv$/i;
 
 export function k400(src: string, splits?: string[]): Layout {
-  const csvs = walk(src, /\.csv$/i);
+  const tree = walk(src, { test: (name) => CSV.test(name) || VIDEO_EXT.test(name) });
+  const csvs = tree.files.filter((f) => CSV.test(f));
   if (csvs.length === 0) throw new UserError(src, 'no annotation CSV found', 'expected files with "label,youtube_id,time_start,time_end,split"');
   const rows: { label: string; id: string; split: string }[] = [];
   for (const csv of csvs) {
     const path = join(src, csv);
-    const [header, ...body] = readFileSync(path, 'utf8').split(/\r?\n/).filter((l) => l.trim() !== '');
+    const [header, ...body] = readText(path).split(/\r?\n/).filter((l) => l.trim() !== '');
     const cols = csvFields(header ?? '');
     const at = (name: string) => cols.indexOf(name);
     if (at('youtube_id') < 0 || at('time_start') < 0 || at('time_end') < 0) {
@@ -34,10 +37,17 @@ export function k400(src: string, splits?: string[]): Layout {
   }
   const classes = [...new Set(rows.map((r) => r.label).filter(Boolean))].sort();
   const index = new Map(classes.map((c, i) => [c, i]));
+  const stem = (path: string) => (VIDEO_EXT.test(path) ? basename(path).replace(VIDEO_EXT, '') : undefined);
   const files = new Map<string, string>();
-  for (const rel of walk(src, VIDEO_EXT)) files.set(basename(rel).replace(VIDEO_EXT, ''), join(src, rel));
-  const entries: Entry[] = rows
-    .filter((r) => !splits || splits.includes(r.split))
-    .map((r) => ({ id: r.id, src: files.get(r.id) ?? join(src, r.split, `${r.id}.mp4`), label: index.get(r.label) ?? -1, split: r.split }));
-  return { classes, entries: entries.sort(byId) };
+  for (const rel of tree.files) if (VIDEO_EXT.test(rel)) files.set(stem(rel)!, join(src, rel));
+  const selected = rows.filter((r) => !splits || splits.includes(r.split));
+  const { skipped, claimed } = skippedOf(src, tree.problems, stem, new Set(selected.map((r) => r.id).filter((id) => !files.has(id))));
+  const entries: Entry[] = [];
+  const failed: Skipped[] = [];
+  for (const r of selected) {
+    const bad = claimed.get(r.id);
+    if (bad) failed.push(bad);
+    else entries.push({ id: r.id, src: files.get(r.id) ?? join(src, r.split, `${r.id}.mp4`), label: index.get(r.label) ?? -1, split: r.split });
+  }
+  return { classes, entries: entries.sort(byId), skipped: [...skipped, ...failed] };
 }

@@ -1,14 +1,15 @@
 // UCF101: classInd.txt ("1 ApplyEyeMakeup"), trainlistNN.txt ("Class/v_Class_gXX_cXX.avi 1") and testlistNN.txt
 // ("Class/v_Class_gXX_cXX.avi", label from the folder, matched without case: HandstandPushups vs HandStandPushups).
-import { existsSync, readFileSync } from 'node:fs';
+// The videos are in the first of VIDEO_DIRS holding any listed file; a listed file missing there reaches the decoder.
+import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UserError } from '../../errors.ts';
-import type { Entry, Layout } from './types.ts';
+import { readText, type Entry, type Layout } from './types.ts';
 
 const LIST_DIRS = ['ucfTrainTestlist', 'UCF101TrainTestSplits-RecognitionTask/ucfTrainTestlist', '.'];
 const VIDEO_DIRS = ['UCF-101', 'UCF101', 'videos', '.'];
 
-const lines = (file: string) => readFileSync(file, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
+const lines = (file: string) => readText(file).split(/\r?\n/).map((l) => l.trim()).filter(Boolean);
 
 export function ucf101(src: string, split = '1'): Layout {
   if (!/^[123]$/.test(split)) throw new UserError('--split', `UCF101 has official splits 1, 2 and 3, got "${split}"`);
@@ -34,8 +35,7 @@ export function ucf101(src: string, split = '1'): Layout {
       entries.push({ id: basename(rel!).replace(/\.[^.]+$/, ''), src: rel!, label, split: part });
     }
   }
-  const first = entries[0]?.src;
-  const root = VIDEO_DIRS.map((d) => join(src, d)).find((d) => first !== undefined && existsSync(join(d, first))) ?? src;
+  const root = VIDEO_DIRS.map((d) => join(src, d)).find((d) => entries.some((e) => existsSync(join(d, e.src)))) ?? src;
   for (const e of entries) e.src = join(root, e.src);
-  return { classes, entries };
+  return { classes, entries, skipped: [] };
 }
