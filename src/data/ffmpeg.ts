@@ -1,7 +1,7 @@
 // ffmpeg as the one video decoder: finding the binaries, probing a file, and streaming raw rgb24 frames from its
 // stdout into a (T, H, W, 3) uint8 array. Every failure is a UserError that names the file; every child is reaped.
 import { spawnSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { createRequire } from 'node:module';
 import { UserError } from '../errors.ts';
 import { runText, spawnChild, type Exit } from './spawn.ts';
@@ -56,18 +56,22 @@ export interface ProbeResult {
   codec: string;
 }
 
-/** Missing and empty files are caught before ffmpeg runs, with their own messages. */
+/** Missing, empty and non-file paths are caught before ffmpeg runs, each with its own message. */
 function checkFile(file: string): void {
-  let size: number;
-  let regular: boolean;
+  let st: Stats;
   try {
-    const st = statSync(file);
-    size = st.size;
-    regular = st.isFile();
-  } catch {
+    st = statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new UserError(file, 'symbolic link loop');
+    if (code === 'EACCES') throw new UserError(file, 'permission denied');
+    if (code === 'ENOENT' && lstatSync(file, { throwIfNoEntry: false })?.isSymbolicLink()) {
+      throw new UserError(file, `dangling symbolic link (to ${readlinkSync(file)})`);
+    }
     throw new UserError(file, 'no such file');
   }
-  if (regular && size === 0) throw new UserError(file, 'file is empty (0 bytes)');
+  if (st.isDirectory()) throw new UserError(file, 'is a directory, not a video');
+  if (st.isFile() && st.size === 0) throw new UserError(file, 'file is empty (0 bytes)');
 }
 
 /** The first ffmpeg log line that says what went wrong, without the "[demuxer @ 0x…]" prefix noise. */
@@ -109,6 +113,7 @@ export async function probe(file: string, timeoutMs = 30_000): Promise<ProbeResu
   const json = JSON.parse(stdout) as { streams?: FfprobeStream[]; format?: { duration?: string; format_name?: string } };
   const s = json.streams?.[0];
   if (!s || s.codec_type !== 'video') throw new UserError(file, 'has no video stream');
+  if (!(s.width! > 0 && s.height! > 0)) throw new UserError(file, `not a readable video: ffprobe found a ${s.width ?? '?'}x${s.height ?? '?'} picture`);
   if (!s.codec_name || s.codec_name === 'none') {
     throw new UserError(file, `unsupported codec (tag "${s.codec_tag_string ?? '?'}"): ffmpeg has no decoder for it`);
   }
