@@ -2,16 +2,17 @@
 // onnxruntime-node, whose manifest names every graph, parameter and boundary; bad configs fail with the key path,
 // exit code 1, and leave nothing behind.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import type { Manifest } from '../../src/graph/artifacts.ts';
 import { readSafetensors } from '../../src/train/safetensors.ts';
 import { createSession } from '../../src/train/session.ts';
+import { tempDir } from '../temp.ts';
 import { vhssl } from './run.ts';
 
-const tmp = mkdtempSync(join(tmpdir(), 'vhssl-build-'));
+const { dir: tmp, cleanup } = tempDir('build');
+after(cleanup);
 
 async function checkArtifacts(dir: string): Promise<Manifest> {
   const m = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as Manifest;

@@ -2,14 +2,17 @@
 // --summary and --max-nodes, and one-line errors with exit code 1.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { GraphBuilder } from '../../src/graph/builder.ts';
 import { encodeModel } from '../../src/graph/onnx.ts';
 import { tensor } from '../../src/graph/tensor.ts';
+import { tempDir } from '../temp.ts';
+
+const { dir: tmp, cleanup } = tempDir('inspect');
+after(cleanup);
 
 const BIN = fileURLToPath(new URL('../../bin/vhssl.js', import.meta.url));
 
@@ -20,7 +23,8 @@ function vhssl(...args: string[]): { status: number | null; stdout: string; stde
 
 /** model.onnx (x·W + b, W external in model.onnx.data) in a fresh folder. */
 function writeModel(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'vhssl-inspect-'));
+  const dir = join(tmp, 'model');
+  mkdirSync(dir);
   const b = new GraphBuilder('model');
   const x = b.input('x', 'float32', ['B', 16]);
   const w = b.constant(tensor('float32', [16, 32], Array.from({ length: 512 }, (_, i) => i / 2)));
@@ -60,7 +64,8 @@ describe('vhssl inspect', () => {
     assert.ok(m.stdout.endsWith('  nodes:\n    fc/MatMul_0 = MatMul(x, const_0)\n    … 2 more nodes\n'), m.stdout);
   });
 
-  const dir = mkdtempSync(join(tmpdir(), 'vhssl-inspect-bad-'));
+  const dir = join(tmp, 'bad');
+  mkdirSync(dir);
   const garbage = join(dir, 'garbage.onnx');
   writeFileSync(garbage, Buffer.from('this is not a protobuf\n\x0f\xff\xff', 'latin1'));
   const empty = join(dir, 'empty.onnx');

@@ -3,17 +3,18 @@
 // diverging run stops naming the group and term, and bad input fails in one line with nothing half-written.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { before, describe, test } from 'node:test';
+import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
 import { loaderFromConfig } from '../../src/data/from-config.ts';
 import { readSafetensors } from '../../src/train/safetensors.ts';
 import { movingMnist } from '../fixtures.ts';
+import { tempDir } from '../temp.ts';
 import { BIN, vhssl } from './run.ts';
 
-const tmp = mkdtempSync(join(tmpdir(), 'vhssl-train-'));
+const { dir: tmp, cleanup } = tempDir('train');
+after(cleanup);
 let data = '';
 // Skip the malloc re-exec so the test signals the training process itself.
 const env = { MALLOC_MMAP_MAX_: '0' };

@@ -1,7 +1,6 @@
 // Test fixtures made on the fly by the real ffmpeg: tiny lavfi test patterns in several codecs and containers.
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { binaries } from '../../src/data/ffmpeg.ts';
 import { main } from '../../src/cli/main.ts';
@@ -36,10 +35,7 @@ export function makeImage(file: string, w = 20, h = 16): string {
 /** ffmpeg's own rgb24 decode of `file` (the reference our decoder must match). */
 export const reference = (file: string, extra: string[] = []): Buffer => ffmpeg(['-i', file, ...extra, '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
 
-export function tempDir(name: string): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), `vhssl-${name}-`));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
+export { tempDir } from '../temp.ts';
 
 /** Runs the CLI in-process; returns its exit code and what it printed. */
 export async function cli(argv: string[]): Promise<{ code: number; out: string; err: string }> {

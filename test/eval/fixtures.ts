@@ -1,8 +1,7 @@
 // Fixtures for evaluation tests, made in milliseconds without ffmpeg: a prepared store of moving squares (class =
 // direction of motion, train and test splits) written with the store's own writer, and a run directory (the tiny
 // config pointing at it, checkpoints with every encoder tensor plus optimizer state, metrics.jsonl).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadConfig, saveConfig, type Config } from '../../src/config/index.ts';
 import { encoderInits } from '../../src/eval/run.ts';
@@ -12,10 +11,7 @@ import { StoreWriter } from '../../src/data/store.ts';
 import { writeSafetensors } from '../../src/train/safetensors.ts';
 import { Rng } from '../../src/rng.ts';
 
-export function tempDir(name: string): { dir: string; cleanup: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), `vhssl-${name}-`));
-  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
-}
+export { tempDir } from '../temp.ts';
 
 const DIRS = [[1, 0], [-1, 0], [0, 1], [0, -1]] as const;
 export const CLASSES = ['right', 'left', 'down', 'up'];

@@ -1,10 +1,10 @@
 // ONNX encoding: round trip, byte-identical determinism, external data loaded by onnxruntime-node from a path,
 // symbolic batch dims, and every op of the vocabulary resolving to an ORT CPU kernel at the emitted opset.
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { tempDir } from '../temp.ts';
 import { gradients } from '../../src/graph/autodiff/index.ts';
 import { GraphBuilder } from '../../src/graph/builder.ts';
 import type { Value } from '../../src/graph/ir.ts';
@@ -112,13 +112,17 @@ describe('external data', () => {
     assert.equal(bias!.externalData.length, 0, 'a small initializer stays inline');
     assert.deepEqual(values(tensorFromProto(weight!, external)), values(big));
 
-    const dir = mkdtempSync(join(tmpdir(), 'vhssl-ext-'));
-    writeFileSync(join(dir, 'ext.onnx'), model);
-    writeFileSync(join(dir, 'ext.onnx.data'), external!);
-    const feeds = { x: randomTensor(Rng.fromSeed(12), 'float32', [3, 64]) };
-    const fromPath = await runGraph(await createSession(join(dir, 'ext.onnx'), { threads: 1 }), feeds);
-    const inline = await runGraph(await sessionOf(graph().b), feeds);
-    assert.deepEqual(values(fromPath.y!), values(inline.y!));
+    const { dir, cleanup } = tempDir('ext');
+    try {
+      writeFileSync(join(dir, 'ext.onnx'), model);
+      writeFileSync(join(dir, 'ext.onnx.data'), external!);
+      const feeds = { x: randomTensor(Rng.fromSeed(12), 'float32', [3, 64]) };
+      const fromPath = await runGraph(await createSession(join(dir, 'ext.onnx'), { threads: 1 }), feeds);
+      const inline = await runGraph(await sessionOf(graph().b), feeds);
+      assert.deepEqual(values(fromPath.y!), values(inline.y!));
+    } finally {
+      cleanup();
+    }
   });
 
   test('several external tensors are 4096-aligned in one file', () => {
