@@ -1,9 +1,22 @@
 // Atomic file writes: a reader sees the old file or the new one, never a partial one.
 import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { fsUserError } from './fs-errors.ts';
 
-/** Writes `data` to `path` through a temp file in the same directory, fsync'd, then renamed over `path`. */
+/**
+ * Writes `data` to `path` through a temp file in the same directory, fsync'd, then renamed over `path`. A disk full,
+ * read-only or permission error is a UserError naming `path` (not the temp file); the old file is then unchanged.
+ */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+  try {
+    writeThroughTemp(path, data);
+  } catch (e) {
+    const u = fsUserError(e, path);
+    throw u ? u.withHint('any earlier version of the file is intact') : e;
+  }
+}
+
+function writeThroughTemp(path: string, data: string | Uint8Array): void {
   const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
   const fd = openSync(tmp, 'w');
   try {

@@ -1,6 +1,7 @@
 // A strict argument parser over node:util's parseArgs: unknown options are user errors that name the option.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from '../errors.ts';
+import type { ExecutionProvider } from '../train/session.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 
@@ -34,4 +35,18 @@ export function positiveOption(name: string, v: string | undefined): number | un
   const n = Number(v);
   if (v.trim() === '' || !Number.isFinite(n) || n <= 0) throw new UserError(`--${name}`, `expected a positive number, got "${v}"`);
   return n;
+}
+
+// Every execution provider, for every command that takes --ep (a Record, so that a new provider cannot be left out).
+const PROVIDERS = { cpu: true, cuda: true, webgpu: true } satisfies Record<ExecutionProvider, true>;
+export const EXECUTION_PROVIDERS = Object.keys(PROVIDERS) as ExecutionProvider[];
+
+/** `--ep cpu|cuda|webgpu`, for usage lines. */
+export const EP_USAGE = `--ep ${EXECUTION_PROVIDERS.join('|')}`;
+
+/** The --ep option, or undefined when absent. Whether the provider runs here is for `ensureProvider` to say. */
+export function epOption(v: string | undefined): ExecutionProvider | undefined {
+  if (v === undefined) return undefined;
+  if (!(EXECUTION_PROVIDERS as string[]).includes(v)) throw new UserError('--ep', `unknown execution provider "${v}"`, `use one of ${EXECUTION_PROVIDERS.join(', ')}`);
+  return v as ExecutionProvider;
 }

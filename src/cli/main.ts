@@ -1,5 +1,6 @@
 // `vhssl <command> [options]`: dispatches to one module per command under src/cli/commands.
 import { isUserError } from '../errors.ts';
+import { fsUserError } from '../fs-errors.ts';
 
 export interface Command {
   summary: string;
@@ -49,8 +50,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     return await command.run(rest);
   } catch (e) {
-    if (isUserError(e)) {
-      console.error(`vhssl ${name}: ${e.message}`);
+    // A write the environment refused (disk full, read-only, a directory in the way) is the user's to fix, not a bug.
+    const u = isUserError(e) ? e : fsUserError(e);
+    if (u) {
+      console.error(`vhssl ${name}: ${u.message}`);
       return 1;
     }
     throw e;

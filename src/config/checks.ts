@@ -125,3 +125,26 @@ function checkTrain(c: Config): Problem | undefined {
 export function checkConfig(c: Config): Problem | undefined {
   return checkGroups(c) ?? checkLevels(c) ?? checkSizes(c) ?? checkPosEmbed(c) ?? checkTrain(c);
 }
+
+/** A finding about a config against the data it runs on: an error stops the run, a warning is printed. */
+export type Finding = Problem & { severity: 'error' | 'warning' };
+
+/**
+ * arch.num_classes, the width of the cls head, against the `classes` in classes.json of the store at `store`: labels
+ * past the head are an error (ORT fails mid-step otherwise), outputs that are never a target only a warning.
+ */
+export function checkNumClasses(c: Config, store: string, classes: number): Finding | undefined {
+  if (c.arch.task !== 'cls') return undefined;
+  const k = c.arch.num_classes;
+  const at = ['arch', 'num_classes'];
+  if (classes === 0) {
+    return { severity: 'error', path: ['arch', 'task'], problem: `cls trains on class labels, and the store ${store} has none (no classes in classes.json)`, hint: 'prepare a labelled dataset, or choose task mine or vicreg' };
+  }
+  if (k < classes) {
+    return { severity: 'error', path: at, problem: `expected at least the ${classes} classes of the store ${store}, got ${k}`, hint: `set arch.num_classes=${classes}` };
+  }
+  if (k > classes) {
+    return { severity: 'warning', path: at, problem: `${k} is more than the ${classes} classes of the store ${store}: ${k - classes} outputs of the head are never a target`, hint: `set arch.num_classes=${classes}` };
+  }
+  return undefined;
+}

@@ -2,4 +2,6 @@
 export * from './schema.ts';
 export { canonicalJson, configHash, configYaml, CONFIG_DIR, defaultTree, loadConfig, saveConfig, validateConfig, type LoadOptions, type Loaded } from './load.ts';
 export { writeFileAtomic } from '../atomic.ts';
+export { checkNumClasses, type Finding } from './checks.ts';
+export { keyPath, userError, type Problem } from './errors.ts';
 export { parseSet, merge, type SetOverride } from './merge.ts';

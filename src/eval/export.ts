@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { configYaml } from '../config/index.ts';
 import { writeFileAtomic } from '../atomic.ts';
+import { checkOutputFile } from '../out-path.ts';
 import { VERSIONS } from '../graph/artifacts.ts';
 import { encodeModel } from '../graph/onnx.ts';
 import { BYTES_PER_ELEMENT } from '../graph/dtype.ts';
@@ -57,6 +58,7 @@ export function exportMetadata(run: Run, o: ExportOptions, outputs: readonly str
 }
 
 export function exportEncoder(run: Run, out: string, o: ExportOptions = {}): Exported {
+  checkOutputFile(out, '--out');
   const graph = frozenEncoder(run.spec, run.config.train.seed, run.params, { levels: o.levels ?? false, fp16: o.fp16 });
   graph.name = 'vhssl.encoder';
   graph.doc = `vhssl encoder: input video (${INPUT_LAYOUT}), outputs ${graph.outputs.map((v) => v.name).join(', ')}`;

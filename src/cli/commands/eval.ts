@@ -13,8 +13,10 @@ import { buildReport, type EvalRecord } from '../../eval/report.ts';
 import { loadRun, type Run } from '../../eval/run.ts';
 import { splitFeatures, evalSplits } from '../../eval/validate.ts';
 import { storeOf } from '../../eval/features.ts';
-import type { ExecutionProvider } from '../../train/session.ts';
-import { intOption, parseCommandArgs, positiveOption, requireOption } from '../args.ts';
+import { fsUserError, writingInto } from '../../fs-errors.ts';
+import { checkOutputDir } from '../../out-path.ts';
+import { ensureProvider, type ExecutionProvider } from '../../train/session.ts';
+import { EP_USAGE, epOption, intOption, parseCommandArgs, positiveOption, requireOption } from '../args.ts';
 import type { Command } from '../main.ts';
 
 const common = {
@@ -51,12 +53,6 @@ function ks(v: string | undefined): number[] | undefined {
   return parts.map(Number);
 }
 
-function epOf(v: string | undefined): ExecutionProvider | undefined {
-  if (v === undefined) return undefined;
-  if (!['cpu', 'cuda', 'webgpu'].includes(v)) throw new UserError('--ep', `unknown execution provider "${v}"`, 'use one of cpu, cuda, webgpu');
-  return v as ExecutionProvider;
-}
-
 function poolOf(v: string | undefined): Pool | undefined {
   if (v === undefined) return undefined;
   if (v !== 'mean' && v !== 'flat') throw new UserError('--pool', `expected mean or flat, got "${v}"`);
@@ -80,7 +76,23 @@ function describeRun(run: Run): string {
 
 function record(run: Run, r: Omit<EvalRecord, 'time' | 'checkpoint' | 'step' | 'epoch'>): void {
   const line: EvalRecord = { time: new Date().toISOString(), checkpoint: run.checkpoint.name, step: run.checkpoint.step, epoch: run.checkpoint.epoch, ...r };
-  appendFileSync(join(run.dir, 'eval.jsonl'), `${JSON.stringify(line)}\n`);
+  const file = join(run.dir, 'eval.jsonl');
+  try {
+    appendFileSync(file, `${JSON.stringify(line)}\n`);
+  } catch (e) {
+    throw fsUserError(e, file) ?? e;
+  }
+}
+
+/**
+ * The run a subcommand evaluates, checked before any work: RUN_DIR takes the results (eval.jsonl, features/,
+ * pictures/, report.html), and the execution provider can start here.
+ */
+async function openRun(runDir: string, checkpoint: string | undefined, ep: ExecutionProvider | undefined): Promise<Run> {
+  const run = loadRun(runDir, { checkpoint });
+  checkOutputDir(run.dir, '--run', 'eval writes its results into the run directory: copy the run somewhere you can write');
+  if (ep) await ensureProvider(ep);
+  return run;
 }
 
 interface Common {
@@ -90,9 +102,10 @@ interface Common {
   feature: { store?: string; pool?: Pool; batchSize?: number; ep?: ExecutionProvider; threads?: number; cache: boolean; progress: boolean };
 }
 
-function commonOf(v: Record<string, string | boolean | undefined>): Common {
+async function commonOf(v: Record<string, string | boolean | undefined>): Promise<Common> {
   const runDir = requireOption('eval', v.run as string | undefined, 'run');
-  const run = loadRun(runDir, { checkpoint: v.checkpoint as string | undefined });
+  const ep = epOption(v.ep as string | undefined);
+  const run = await openRun(runDir, v.checkpoint as string | undefined, ep);
   return {
     run,
     level: (v.level as string | undefined) ?? 'embedding',
@@ -104,7 +117,7 @@ function commonOf(v: Record<string, string | boolean | undefined>): Common {
       store: v.data as string | undefined,
       pool: poolOf(v.pool as string | undefined),
       batchSize: intOption('batch', v.batch as string | undefined),
-      ep: epOf(v.ep as string | undefined),
+      ep,
       threads: intOption('threads', v.threads as string | undefined),
       cache: v['no-cache'] !== true,
       progress: process.stderr.isTTY === true,
@@ -119,7 +132,7 @@ async function features(c: Common) {
 const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
   async knn(argv) {
     const { values: v } = parseCommandArgs('eval knn', argv, OPTIONS.knn);
-    const c = commonOf(v);
+    const c = await commonOf(v);
     const k = ks(v.k) ?? c.run.config.eval.knn.k;
     const temperature = positiveOption('temperature', v.temperature) ?? c.run.config.eval.knn.temperature;
     const { train, test, splits } = await features(c);
@@ -136,7 +149,7 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
 
   async probe(argv) {
     const { values: v } = parseCommandArgs('eval probe', argv, OPTIONS.probe);
-    const c = commonOf(v);
+    const c = await commonOf(v);
     const p = c.run.config.eval.probe;
     const { train, test, splits } = await features(c);
     const [tr, te] = [labeledLevel(train, c.level), labeledLevel(test, c.level)];
@@ -152,11 +165,12 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
 
   async finetune(argv) {
     const { values: v } = parseCommandArgs('eval finetune', argv, OPTIONS.finetune);
-    const run = loadRun(requireOption('eval', v.run, 'run'), { checkpoint: v.checkpoint });
+    const ep = epOption(v.ep);
+    const run = await openRun(requireOption('eval', v.run, 'run'), v.checkpoint, ep);
     const testViews = v.views === undefined ? undefined : parseViews('--views', v.views, run.config);
     const r = await finetune(run.config, run.spec, run.params, {
       epochs: intOption('epochs', v.epochs), lr: positiveOption('lr', v.lr), batchSize: intOption('batch', v.batch), maxSteps: intOption('max-steps', v['max-steps']),
-      testViews, store: v.data, ep: epOf(v.ep), threads: intOption('threads', v.threads), progress: process.stderr.isTTY === true,
+      testViews, store: v.data, ep, threads: intOption('threads', v.threads), progress: process.stderr.isTTY === true,
     });
     console.log(`fine-tuned ${describeRun(run)} for ${r.steps} steps; loss per epoch ${r.losses.map((l) => l.toFixed(4)).join(' ')}`);
     console.log(`  clip  ${fmtAcc(r.clip)}   video  ${fmtAcc(r.video)}`);
@@ -166,7 +180,7 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
 
   async pictures(argv) {
     const { values: v } = parseCommandArgs('eval pictures', argv, OPTIONS.pictures);
-    const c = commonOf(v);
+    const c = await commonOf(v);
     const files = await pictures(c, v.split, methodsOf(v.methods), intOption('max-points', v['max-points']));
     for (const f of files) console.log(f);
     return 0;
@@ -174,7 +188,7 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
 
   async report(argv) {
     const { values: v } = parseCommandArgs('eval report', argv, OPTIONS.report);
-    const c = commonOf(v);
+    const c = await commonOf(v);
     if (!v['no-pictures']) await pictures(c, undefined, methodsOf(v.methods), intOption('max-points', v['max-points']));
     console.log(buildReport(c.run.dir, c.run.config));
     return 0;
@@ -188,7 +202,8 @@ async function pictures(c: Common, split: string | undefined, methods: Method[] 
     throw new UserError('--level', `unknown level "${c.level}"`, `this encoder has ${['embedding', ...c.run.spec.groups].join(', ')}`);
   }
   const f = await runFeatures(c.run, { ...c.feature, split: s, views: s === 'train' ? c.views.train : c.views.test });
-  const made = writePictures(f, join(c.run.dir, 'pictures'), { level: c.level, methods, maxPoints, seed: c.run.config.train.seed });
+  const dir = join(c.run.dir, 'pictures');
+  const made = await writingInto(dir, async () => writePictures(f, dir, { level: c.level, methods, maxPoints, seed: c.run.config.train.seed }));
   return made.flatMap((p) => (p.png ? [p.svg, p.png] : [p.svg]));
 }
 
@@ -209,7 +224,7 @@ export const command: Command = {
     '  --train-views V    train views (default 1x1)',
     '  --data PATH        another prepared store than the config\'s data.root',
     '  --batch N          clips per encoder run (probe: its batch size)      --no-cache   ignore RUN_DIR/features',
-    '  --ep cpu|cuda      execution provider                                 --threads N  intra-op threads',
+    `  ${EP_USAGE.padEnd(19)}execution provider (default cpu)                    --threads N  intra-op threads`,
     '',
     'Splits: train, and val when the store has it, else test. Results are appended to RUN_DIR/eval.jsonl.',
   ].join('\n'),

@@ -2,9 +2,11 @@
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { UserError } from '../../errors.ts';
+import { writingInto } from '../../fs-errors.ts';
+import { checkOutputDir } from '../../out-path.ts';
 import { DATASETS, readLayout, type Dataset } from '../../data/layouts/index.ts';
 import { generateMovingMnist } from '../../data/moving-mnist.ts';
-import { prepare, type SizeSpec } from '../../data/prepare.ts';
+import { prepare, type SizeSpec, type Summary } from '../../data/prepare.ts';
 import { intOption, parseCommandArgs, positiveOption, requireOption } from '../args.ts';
 import type { Command } from '../main.ts';
 
@@ -76,6 +78,7 @@ export const command: Command = {
       throw new UserError('--dataset', `unknown dataset "${dataset}"`, `expected one of ${DATASETS.join(', ')}`);
     }
     const out = requireOption('prepare', v.out, 'out');
+    checkOutputDir(out, '--out');
     const common = {
       out,
       fps: positiveOption('fps', v.fps),
@@ -87,14 +90,14 @@ export const command: Command = {
       progress: process.stderr.isTTY === true,
     };
     const log = (line: string) => console.error(`vhssl prepare: ${line}`);
-    let summary;
+    let work: () => Promise<Summary>;
     if (dataset === 'moving-mnist') {
       for (const k of ['src', 'width', 'height', 'fps'] as const) {
         if (v[k] !== undefined) throw new UserError(`--${k}`, 'does not apply to moving-mnist', 'it is generated: use --videos, --frames, --size, --seed, --digit');
       }
       const size = intOption('size', v.size, 16) ?? 64;
       if (size % 2 !== 0) throw new UserError('--size', `moving-mnist needs an even size for H.264, got ${size}`);
-      const csv = await generateMovingMnist(join(out, 'videos'), {
+      const generate = {
         videos: intOption('videos', v.videos, 1) ?? 400,
         frames: intOption('frames', v.frames, 2) ?? 20,
         size,
@@ -102,16 +105,21 @@ export const command: Command = {
         digit: intOption('digit', v.digit, 4),
         jobs: common.jobs,
         fps: 10,
-      });
-      summary = await prepare(dataset, readLayout('csv', csv), { ...common, size: { kind: 'native' } }, log);
+      };
+      work = async () => {
+        const csv = await generateMovingMnist(join(out, 'videos'), generate);
+        return prepare(dataset, readLayout('csv', csv), { ...common, size: { kind: 'native' } }, log);
+      };
     } else {
       for (const k of ['videos', 'frames', 'seed', 'digit'] as const) {
         if (v[k] !== undefined) throw new UserError(`--${k}`, 'applies only to --dataset moving-mnist');
       }
       const src = requireOption('prepare', v.src, 'src');
       const size = sizeSpec(v);
-      summary = await prepare(dataset, readLayout(dataset, src, v.split), { ...common, size }, log);
+      const layout = readLayout(dataset, src, v.split);
+      work = () => prepare(dataset, layout, { ...common, size }, log);
     }
+    const summary = await writingInto(out, work);
     const splits = Object.entries(summary.splits).map(([s, c]) => `${s} ${c.videos}`).join(', ');
     console.log(
       `prepared ${summary.done}/${summary.selected} videos into ${out} (${splits || 'none'}; ${summary.alreadyDone} already done, ` +
