@@ -8,6 +8,7 @@ import type { RngState } from '../rng.ts';
 import type { Tensor } from '../graph/tensor.ts';
 import type { LoaderState } from '../data/loader.ts';
 import { readSafetensors, writeSafetensors } from './safetensors.ts';
+import { removeStaleTemp } from './temp.ts';
 
 export const CHECKPOINT_FORMAT = 'vhssl-checkpoint/1';
 
@@ -69,6 +70,11 @@ export class Checkpoints {
     }
     const steps = readdirSync(this.dir).filter((f) => /^step-\d+\.safetensors$/.test(f)).sort();
     for (const f of steps.slice(0, Math.max(0, steps.length - this.keepLast))) if (!keep.has(f)) rmSync(join(this.dir, f), { force: true });
+  }
+
+  /** Removes what checkpoint writes and link switches of a killed run left behind; only under the run's lock. */
+  removeStaleTemp(): string[] {
+    return removeStaleTemp(this.dir, /step-\d+\.safetensors|last\.safetensors|best\.safetensors/);
   }
 
   /** The newest checkpoint (the file `last` points at), or null when the run has none. */

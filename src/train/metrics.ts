@@ -1,13 +1,33 @@
 // Observability: metrics as JSON lines in the run directory, and a progress line with step, loss, clips/s and ETA
 // (a live bar on a terminal, a plain line every `log_every` steps otherwise).
-import { appendFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
+import { writeFileAtomic } from '../atomic.ts';
 
 export class MetricsLog {
   constructor(readonly file: string) {}
 
   write(record: Record<string, unknown>): void {
     appendFileSync(this.file, `${JSON.stringify(record)}\n`);
+  }
+
+  /**
+   * Keeps the rows of steps ≤ `step`, atomically: a run that starts at `step` (0, or its checkpoint's step) then
+   * writes every later row once. Rows a killed run wrote after its last checkpoint go, and so does a torn last line.
+   */
+  keepUpTo(step: number): void {
+    if (!existsSync(this.file)) return;
+    const text = readFileSync(this.file, 'utf8');
+    const lines = text.split('\n').filter((l) => l !== '');
+    const kept = lines.filter((l) => {
+      try {
+        const row = JSON.parse(l) as { step?: unknown };
+        return typeof row.step === 'number' && row.step <= step;
+      } catch {
+        return false;
+      }
+    });
+    if (kept.length < lines.length || (text !== '' && !text.endsWith('\n'))) writeFileAtomic(this.file, kept.map((l) => `${l}\n`).join(''));
   }
 }
 

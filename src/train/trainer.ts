@@ -1,5 +1,6 @@
 // `vhssl train`: the training loop, readable top to bottom. Each step: a batch from the loader, positions from the
 // seeded stream, learning rates from the schedule, one runner step on ORT, then metrics, checks and checkpoints.
+// The run directory is written under its lock only (one writer per run).
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
@@ -14,11 +15,15 @@ import { DROPOUT_SEED } from '../graph/nn/dropout.ts';
 import { samplePositions } from '../graph/model/positions.ts';
 import { Rng } from '../rng.ts';
 import { Checkpoints, loadCheckpoint, stepFile, type TrainProgress } from './checkpoint.ts';
+import { DivergedError, DivergenceCheck } from './divergence.ts';
+import { RunLock } from './lock.ts';
 import { MetricsLog, Progress } from './metrics.ts';
 import { FusedRunner, GroupRunner, type BatchFeeds, type Runner, type State } from './runner.ts';
 import { readSafetensors } from './safetensors.ts';
 import { learningRate } from './schedule.ts';
 import { ensureProvider, fromOrt, toOrt, type ExecutionProvider } from './session.ts';
+import { StopRequests, stopExitCode, type StopSignal } from './stop.ts';
+import { removeStaleTemp } from './temp.ts';
 
 export interface TrainOptions {
   config: Config;
@@ -34,12 +39,13 @@ export interface TrainOptions {
 
 export interface TrainResult {
   step: number;
+  /** Stopped early by a signal, after saving a checkpoint. */
   interrupted: boolean;
+  signal: StopSignal | null;
+  /** The command's exit status: 0, or 128 + the signal's number (130 for SIGINT, 143 for SIGTERM). */
+  exitCode: number;
   checkpoint: string | null;
 }
-
-/** A loss or gradient that is not finite: the run stops, keeping the last good checkpoint. */
-export class DivergedError extends UserError {}
 
 /** Which groups train at `step`: all, or (alternation) every other group, flipping every `interval` steps. */
 export function activeGroups(groups: readonly string[], step: number, stepsPerEpoch: number, intervalPct: number): string[] {
@@ -82,18 +88,29 @@ export function initialState(artifactsDir: string, m: Manifest): State {
 }
 
 export async function train(o: TrainOptions): Promise<TrainResult> {
-  const { config, hash, runDir } = o;
+  const { config, runDir } = o;
   const log = o.log ?? ((l: string) => console.error(l));
   const t = config.train;
 
   // Everything that can be wrong with the input is checked before the run directory is touched.
   await ensureProvider(o.ep);
   storeRoot(config);
+  if (t.grad_accum > 1 && config.arch.task !== 'mine') throw new UserError('config.train.grad_accum', `gradient accumulation runs on the per-group graphs of the mine task, got task ${config.arch.task}`);
+  const lock = RunLock.acquire(runDir, log);
+  try {
+    return await trainLocked(o, log);
+  } finally {
+    lock.release();
+  }
+}
+
+async function trainLocked(o: TrainOptions, log: (line: string) => void): Promise<TrainResult> {
+  const { config, hash, runDir } = o;
+  const t = config.train;
   const ckpts = new Checkpoints(join(runDir, 'checkpoints'), t.checkpoint.keep_last);
   const resumeFrom = o.resume ? ckpts.latest() : null;
   if (o.resume && !resumeFrom) throw new UserError(runDir, 'has no checkpoint to resume from', 'start a new run without --resume');
   if (!o.resume && existsSync(join(runDir, 'checkpoints'))) throw new UserError(runDir, 'already holds a run', 'continue it with --resume, or choose another --out');
-  if (t.grad_accum > 1 && config.arch.task !== 'mine') throw new UserError('config.train.grad_accum', `gradient accumulation runs on the per-group graphs of the mine task, got task ${config.arch.task}`);
 
   const artifactsDir = join(runDir, 'artifacts');
   let m = readManifest(artifactsDir, hash);
@@ -103,6 +120,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   // vicreg: a second view of every clip (another temporal crop and augmentation of the same video).
   const second = config.arch.task === 'vicreg' ? loaderFromConfig(config, { split: 'train', train: true, view: '/2' }) : null;
   try {
+    // What writes of a killed run left behind: safe to remove, as no other writer can hold this run's lock.
+    const stale = [...ckpts.removeStaleTemp(), ...removeStaleTemp(runDir, /config\.yaml|metrics\.jsonl|artifacts/)];
+    if (stale.length) log(`removed ${stale.length} temp file${stale.length > 1 ? 's' : ''} of an interrupted write: ${stale.join(', ')}`);
     if (!resumed) {
       mkdirSync(runDir, { recursive: true });
       saveConfig(config, join(runDir, 'config.yaml'));
@@ -137,24 +157,24 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     const rng = Rng.fromState(progress.rng);
     const dropoutSeeded = Object.values(m.graphs).some((g) => g.inputs.some((i) => i.name === DROPOUT_SEED));
     const metrics = new MetricsLog(join(runDir, 'metrics.jsonl'));
+    // One row per step: rows past the step this run starts from are written again below.
+    metrics.keepUpTo(progress.step);
+    const divergence = new DivergenceCheck(m);
     const bar = new Progress(total, progress.step);
-    let interrupted = false;
-    const onSigint = () => {
-      if (interrupted) process.exit(130);
-      interrupted = true;
-      log('\ninterrupted: saving a checkpoint after this step (press Ctrl-C again to quit without it)');
-    };
-    process.on('SIGINT', onSigint);
+    const stop = new StopRequests(log);
+    // Only good checkpoints are written (finite, parameters bounded), so the last one written is the last good one.
+    let saved: string | null = resumeFrom;
     const snapshot = (best = false) => {
       const tensors = new Map([...state].map(([k, v]) => [k, fromOrt(v)]));
+      const bad = divergence.checkpoint(tensors);
+      if (bad) throw new DivergedError(progress.step, bad, saved);
       return ckpts.save({ progress: { ...progress, rng: rng.state(), loader: loader.state() }, configHash: hash, tensors }, { best });
     };
     // Validation epochs (1-based: after the epoch's last step); a run cut short by --max-steps validates what it reaches.
     const validateAt = config.eval.knn.every > 0 && config.data.root ? knnSchedule(config.eval.knn, Math.min(t.epochs, Math.ceil(total / stepsPerEpoch))) : new Set<number>();
-    let saved: string | null = resumeFrom;
     let window = { clips: 0, ms: 0, wait: 0 };
     try {
-      while (progress.step < total && !interrupted) {
+      while (progress.step < total && !stop.signal) {
         const t0 = performance.now();
         const micro: BatchFeeds[] = [];
         let clips = 0;
@@ -178,12 +198,8 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
         const r = await runner.step(micro, active, lrs, progress.groupSteps, { [EMA_DECAY]: new ort.Tensor('float32', new Float32Array([emaDecay]), []) });
         const t2 = performance.now();
 
-        for (const [k, v] of [...Object.entries(r.losses), ...Object.entries(r.gradNorms)]) {
-          if (!Number.isFinite(v)) {
-            const [, group, term] = k.split('.');
-            throw new DivergedError(`step ${progress.step + 1}`, `${k} is ${v} (group ${group ?? '?'}${term ? `, term ${term}` : ''})`, saved ? `the last good checkpoint is ${saved}` : 'no checkpoint was written yet');
-          }
-        }
+        const diverged = divergence.step(r.losses, r.gradNorms);
+        if (diverged) throw new DivergedError(progress.step + 1, diverged, saved);
         for (const g of active) progress.groupSteps[g]! += 1;
         progress.step += 1;
         progress.epoch = Math.floor(progress.step / stepsPerEpoch);
@@ -218,10 +234,11 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
       if (!saved?.endsWith(stepFile(progress.step))) saved = snapshot();
     } finally {
       bar.stop();
-      process.off('SIGINT', onSigint);
+      stop.dispose();
     }
-    if (interrupted) log(`checkpoint saved at step ${progress.step}: ${saved}; continue with --resume`);
-    return { step: progress.step, interrupted, checkpoint: saved };
+    const { signal } = stop;
+    if (signal) log(`checkpoint saved at step ${progress.step}: ${saved}; continue with --resume`);
+    return { step: progress.step, interrupted: signal !== null, signal, exitCode: signal ? stopExitCode(signal) : 0, checkpoint: saved };
   } finally {
     await loader.close();
     await second?.close();

@@ -65,6 +65,6 @@ export const command: Command = {
       maxSteps: intOption('max-steps', v['max-steps']),
     }), () => (existsSync(last) ? `the last checkpoint is intact: continue with vhssl train --resume --out ${runDir}` : undefined));
     console.log(`${runDir}: ${r.interrupted ? 'interrupted' : 'finished'} at step ${r.step}; checkpoint ${r.checkpoint}`);
-    return r.interrupted ? 130 : 0;
+    return r.exitCode;
   },
 };
