@@ -7,6 +7,7 @@
 // (the output's end time) and whether `progress=end` (the end of the stream) was reached.
 'use strict';
 const { spawn } = require('node:child_process');
+const { rmSync } = require('node:fs');
 const { connect } = require('node:net');
 
 const STDERR_LIMIT = 65536;
@@ -56,7 +57,7 @@ function launch(bin, args, opts, stdout, done) {
  * child as stdout, then closes its own copy. The helper never reads from that socket, and nothing writes to the
  * helper's end, so every byte the child writes reaches the main process: no output can be lost in between.
  */
-function serve() {
+function serve(socketDir) {
   const calls = new Map();
   const send = (id, exit, connected) => {
     calls.delete(id);
@@ -97,9 +98,10 @@ function serve() {
   });
   process.on('disconnect', () => {
     for (const call of calls.values()) if (call.child) call.child.kill('SIGKILL');
+    rmSync(socketDir, { recursive: true, force: true });
     process.exit(0);
   });
 }
 
-if (require.main === module) serve();
+if (require.main === module) serve(process.argv[2]);
 module.exports = { launch };

@@ -89,7 +89,9 @@ class Helper {
   }
 
   private start(): ChildProcess {
-    const proc = spawn(process.execPath, [CHILD_SCRIPT], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    this.socketPath(0);
+    // The helper removes the socket directory when this process is gone, also after a SIGKILL of this process.
+    const proc = spawn(process.execPath, [CHILD_SCRIPT, this.dir!], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     proc.on('message', (m: ExitMessage) => {
       const done = this.calls.get(m.id);
       if (!done) return;
