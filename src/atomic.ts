@@ -1,7 +1,31 @@
-// Atomic file writes: a reader sees the old file or the new one, never a partial one.
-import { closeSync, fsyncSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
+// Atomic file writes: a reader sees the old file or the new one, never a partial one. Every writer that goes through
+// a temporary sibling names it with tempPath(), so that removeStaleTemp() can find what a killed writer left.
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { fsUserError } from './fs-errors.ts';
+
+/** A temporary sibling of `path` for this process: `.<name>.<pid>.<base-36 time>.tmp`. */
+export const tempPath = (path: string): string => join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+
+/**
+ * Removes what writers killed mid-write left in `dir`: the tempPath() siblings (and the `.old` one of an artifacts
+ * build) of the names matching `names` (anchored). Only safe where no other writer can be at work (a run under its lock).
+ * Returns the names removed.
+ */
+export function removeStaleTemp(dir: string, names: RegExp): string[] {
+  // Also `.<name>.<pid>.tmp`, the name some writers used before tempPath().
+  const pattern = new RegExp(`^\\.(?:${names.source})\\.\\d+(?:\\.[0-9a-z]+)?\\.tmp(?:\\.old)?$`);
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+  const stale = entries.filter((f) => pattern.test(f));
+  for (const f of stale) rmSync(join(dir, f), { recursive: true, force: true });
+  return stale;
+}
 
 /**
  * Writes `data` to `path` through a temp file in the same directory, fsync'd, then renamed over `path`. A disk full,
@@ -17,7 +41,7 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 }
 
 function writeThroughTemp(path: string, data: string | Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${Date.now().toString(36)}.tmp`);
+  const tmp = tempPath(path);
   const fd = openSync(tmp, 'w');
   try {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data;

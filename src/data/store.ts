@@ -6,9 +6,10 @@
 // <out>/summary<tag>.json      counts per split, sizes, options of the run
 // <out>/report<tag>.jsonl      one line per unreadable video of the last run ({ id, src, error })
 // <tag> is '' for a whole run and `-<i>of<n>` for `--shard i/n`, so array jobs can share one directory.
-import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, renameSync, statSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, ftruncateSync, openSync, readdirSync, readFileSync, readSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { writeFileAtomic } from '../atomic.ts';
 import { UserError } from '../errors.ts';
 
 export interface VideoRecord {
@@ -54,14 +55,7 @@ function readJsonLines<T>(file: string): T[] {
   return out;
 }
 
-export function writeJsonAtomic(file: string, value: unknown): void {
-  const tmp = `${file}.tmp`;
-  const fd = openSync(tmp, 'w');
-  writeSync(fd, `${JSON.stringify(value, null, 2)}\n`);
-  fsyncSync(fd);
-  closeSync(fd);
-  renameSync(tmp, file);
-}
+export const writeJsonAtomic = (file: string, value: unknown): void => writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
 
 export interface WriterOptions {
   dir: string;
@@ -101,12 +95,7 @@ export class StoreWriter {
     }
     const text = kept.map((r) => `${JSON.stringify(r)}\n`).join('');
     if (dropped > 0 || (existsSync(indexFile) && readFileSync(indexFile, 'utf8') !== text)) {
-      const tmp = `${indexFile}.tmp`;
-      writeFileSync(tmp, text);
-      const fd = openSync(tmp, 'r+');
-      fsyncSync(fd);
-      closeSync(fd);
-      renameSync(tmp, indexFile);
+      writeFileAtomic(indexFile, text);
     }
     this.droppedOnResume = dropped;
     this.indexFd = openSync(indexFile, 'a');

@@ -1,7 +1,8 @@
 // The artifacts directory of a config (`vhssl build-graph`): every graph of a run, the initial parameters and a
 // manifest naming every graph, input, output, parameter and group boundary. Readable without vhssl.
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { join } from 'node:path';
+import { tempPath } from '../atomic.ts';
 import { saveConfig, type Config } from '../config/index.ts';
 import { writeSafetensors } from '../train/safetensors.ts';
 import { GraphBuilder } from './builder.ts';
@@ -83,8 +84,7 @@ function entry(b: GraphBuilder, file: string, role: GraphEntry['role'], groups: 
 export function buildArtifacts(config: Config, hash: string, out: string, log: (line: string) => void = () => {}): Manifest {
   const spec = modelSpec(config);
   const seed = config.train.seed;
-  const tmp = join(dirname(out), `.${basename(out)}.${process.pid}.tmp`);
-  rmSync(tmp, { recursive: true, force: true });
+  const tmp = tempPath(out);
   mkdirSync(tmp, { recursive: true });
   try {
     const graphs: Record<string, GraphEntry> = {};

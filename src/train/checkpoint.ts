@@ -8,7 +8,7 @@ import type { RngState } from '../rng.ts';
 import type { Tensor } from '../graph/tensor.ts';
 import type { LoaderState } from '../data/loader.ts';
 import { readSafetensors, writeSafetensors } from './safetensors.ts';
-import { removeStaleTemp } from './temp.ts';
+import { removeStaleTemp, tempPath } from '../atomic.ts';
 
 export const CHECKPOINT_FORMAT = 'vhssl-checkpoint/1';
 
@@ -36,8 +36,7 @@ export const stepFile = (step: number) => `step-${String(step).padStart(8, '0')}
 
 /** Points `link` at `target` (a file name in the same folder) atomically. */
 function relink(dir: string, link: string, target: string): void {
-  const tmp = join(dir, `.${link}.${process.pid}.tmp`);
-  rmSync(tmp, { force: true });
+  const tmp = tempPath(join(dir, link));
   symlinkSync(target, tmp);
   renameSync(tmp, join(dir, link));
 }

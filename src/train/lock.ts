@@ -7,6 +7,7 @@
 import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmdirSync, rmSync, writeSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { tempPath } from '../atomic.ts';
 import { UserError } from '../errors.ts';
 
 export const LOCK_FILE = 'train.lock';
@@ -181,7 +182,7 @@ function removeIfEmpty(dir: string): void {
  * True when this run removed the stale lock.
  */
 function takeOver(file: string, stale: string): boolean {
-  const aside = join(file, '..', `.${LOCK_FILE}.${process.pid}.tmp`);
+  const aside = tempPath(file);
   try {
     renameSync(file, aside);
   } catch (e) {

@@ -23,7 +23,7 @@ import { readSafetensors } from './safetensors.ts';
 import { learningRate } from './schedule.ts';
 import { ensureProvider, fromOrt, toOrt, type ExecutionProvider } from './session.ts';
 import { StopRequests, stopExitCode, type StopSignal } from './stop.ts';
-import { removeStaleTemp } from './temp.ts';
+import { removeStaleTemp } from '../atomic.ts';
 
 export interface TrainOptions {
   config: Config;
