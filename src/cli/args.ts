@@ -12,7 +12,7 @@ export function parseCommandArgs<O extends Options>(command: string, argv: strin
     const known = Object.keys(options).map((k) => `--${k}`).join(', ');
     // Node's message may run over several lines ("... is ambiguous ..."): keep its first sentence.
     const first = (e as Error).message.split('\n')[0]!.replace(/\. To specify.*$/, '').replace(/\.$/, '');
-    throw new UserError('arguments', first, `known options: ${known}`);
+    throw new UserError('arguments', first, `known options: ${known}; see vhssl ${command} --help`);
   }
 }
 

@@ -74,7 +74,7 @@ function parseEntry(where: string, name: string, info: unknown): Entry {
   const { dtype, shape, data_offsets: offsets } = info as Record<string, unknown>;
   if (typeof dtype !== 'string' || !(dtype in DTYPE_OF)) throw bad(`unsupported dtype ${JSON.stringify(dtype)} (supported: ${Object.values(CODE).join(', ')})`);
   if (!Array.isArray(shape) || !shape.every(isIndex)) throw bad(`expected a shape of non-negative integers, got ${JSON.stringify(shape)}`);
-  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex) || offsets[0] > offsets[1]) {
+  if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every(isIndex) || offsets[0]! > offsets[1]!) {
     throw bad(`expected data_offsets [begin, end] with 0 ≤ begin ≤ end, got ${JSON.stringify(offsets)}`);
   }
   const d = DTYPE_OF[dtype]!;

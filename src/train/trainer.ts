@@ -6,7 +6,6 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { saveConfig, type Config } from '../config/index.ts';
 import { loaderFromConfig, storeRoot } from '../data/from-config.ts';
-import type { Loader } from '../data/loader.ts';
 import { UserError } from '../errors.ts';
 import { buildArtifacts, readManifest, type Manifest } from '../graph/artifacts.ts';
 import { evaluateKnn, knnSchedule } from '../eval/validate.ts';

@@ -4,7 +4,7 @@
 // or reported on exactly one line naming it; never both, never neither. The odd entries are always reported.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { binaries } from '../../src/data/ffmpeg.ts';

@@ -1,7 +1,7 @@
 // Test fixtures made on the fly by the real ffmpeg: tiny lavfi test patterns in several codecs and containers.
 import { spawnSync } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import { binaries } from '../../src/data/ffmpeg.ts';
 import { main } from '../../src/cli/main.ts';
 

@@ -174,7 +174,7 @@ describe('prepare resumes and splits work', () => {
     assert.equal(summary(out).droppedOnResume, 1);
 
     const bytes = readFileSync(shard);
-    bytes[last.offset + 7] ^= 0xff;
+    bytes[last.offset + 7] = bytes[last.offset + 7]! ^ 0xff;
     writeFileSync(shard, bytes);
     const v = await prepareOk(['--dataset', 'csv', '--src', src, '--out', out, '--verify']);
     assert.match(v.err, /1 indexed videos failed verification/);

@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { encoderGraph } from '../../src/graph/model/graphs.ts';
-import type { ModelSpec } from '../../src/graph/model/spec.ts';
 import { sincos1d, sincos2d, sincosTable } from '../../src/graph/nn/sincos.ts';
 import { tensor } from '../../src/graph/tensor.ts';
 import { runGraph, sessionOf } from '../helpers.ts';
