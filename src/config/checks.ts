@@ -102,6 +102,13 @@ function checkSizes(c: Config): Problem | undefined {
 
 function checkTrain(c: Config): Problem | undefined {
   const t = c.train;
+  if (c.arch.task === 'mine' && c.arch.groups.length < 2) {
+    return {
+      path: ['arch', 'groups'],
+      problem: `expected at least two groups for the mine objective (a group's loss terms predict the level above or below it), got [${c.arch.groups.join(', ')}]`,
+      hint: 'add a group, e.g. [patch, space] or [space, time], or choose another arch.task',
+    };
+  }
   if (t.optimizer.name === 'sgd' && t.optimizer.nesterov && t.optimizer.momentum === 0) {
     return { path: ['train', 'optimizer', 'momentum'], problem: 'expected a momentum > 0 with nesterov: true, got 0' };
   }

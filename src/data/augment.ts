@@ -15,7 +15,7 @@ export interface AugmentConfig {
   blur: { p: number; kernel: number; sigma: [number, number] };
 }
 
-/** The original's `augs` defaults (spec §10.3), with torchvision's default aspect-ratio range. */
+/** The original's `augs` defaults, with torchvision's default aspect-ratio range. */
 export const DEFAULT_AUGMENT: AugmentConfig = {
   crop: { p: 1, scale: [0.75, 0.95], ratio: [3 / 4, 4 / 3] },
   flip: { p: 0.5 },

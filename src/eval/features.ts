@@ -43,7 +43,7 @@ export interface Features {
 }
 
 export const DEFAULT_TRAIN_VIEWS: Views = { kind: 'multiview', temporal: 1, spatial: 1 };
-/** The default test protocol (spec D15): 3 temporal positions, centre crop. */
+/** The default test protocol: 3 temporal positions, centre crop (the original left the views implicit). */
 export const DEFAULT_TEST_VIEWS: Views = { kind: 'multiview', temporal: 3, spatial: 1 };
 
 /** `TxS` (e.g. `3x1`), `T` (centre crop), `sliding` (every `data.window_step` frames) or `sliding:STEP`. */

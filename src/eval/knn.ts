@@ -1,4 +1,4 @@
-// Weighted k-NN on frozen features (SVT/DINO's protocol, spec §7.1 with B8 fixed): features L2-normalised, cosine
+// Weighted k-NN on frozen features (SVT/DINO's protocol): features L2-normalised, cosine
 // similarity, the k most similar train clips each vote for their label with weight exp(sim/T); top-1/top-5 accuracy
 // per clip, and per video, from the average over the video's views of each view's normalised votes.
 //

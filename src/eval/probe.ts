@@ -2,7 +2,7 @@
 // forward + NLL of log-softmax, its backward from `gradients()`, and an SGD (Nesterov, momentum 0.9) optimizer graph.
 // Features are standardised per dimension with the train split's mean and std (applied to test too), so one lr
 // suits any encoder's scale. Test accuracy per clip (argmax) and per video (argmax of the mean log-probabilities
-// of its views, spec §7.2), top-1 and top-5.
+// of its views), top-1 and top-5.
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors.ts';
 import { gradients } from '../graph/autodiff/index.ts';

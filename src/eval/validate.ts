@@ -1,5 +1,5 @@
 // k-NN validation during training and after it: which epochs validate, and the accuracy of a run's checkpoint or of
-// parameters held in memory. The trainer keeps the checkpoint with the highest `top1` (spec D7: higher is better).
+// parameters held in memory. The trainer keeps the checkpoint with the highest `top1` (higher is better).
 import type { Config, EvalConfig } from '../config/index.ts';
 import { UserError } from '../errors.ts';
 import { StoreReader } from '../data/store.ts';
@@ -13,7 +13,7 @@ import { loadRun, matchEncoder, type CheckpointChoice, type Run } from './run.ts
 /**
  * The epochs (1-based) after which k-NN validation runs, for `epochs` epochs of training; empty when `every` is 0.
  * linear: every `every`-th epoch, and the last. exponential: 1, b, b², … and the last, with b = `every`; b = 1 means
- * every epoch (the original's exponential schedule with 1 validated only the first and last epochs, spec D7).
+ * every epoch (the original's exponential schedule with 1 validated only the first and last epochs).
  */
 export function knnSchedule(knn: Pick<EvalConfig['knn'], 'schedule' | 'every'>, epochs: number): Set<number> {
   const out = new Set<number>();

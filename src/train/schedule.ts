@@ -1,5 +1,5 @@
-// Learning-rate schedules as pure functions of training progress (spec §5.2's intent, without its restarting cosine,
-// D10): linear warmup from `warmup_start`, then cosine to `min_lr`, constant, or step decay.
+// Learning-rate schedules as pure functions of training progress (the original's intent, without its cosine that
+// restarted every epoch): linear warmup from `warmup_start`, then cosine to `min_lr`, constant, or step decay.
 import type { ScheduleConfig } from '../config/schema.ts';
 
 export interface Progress {

@@ -50,7 +50,7 @@ export interface TrainResult {
 export function activeGroups(groups: readonly string[], step: number, stepsPerEpoch: number, intervalPct: number): string[] {
   if (intervalPct <= 0 || groups.length < 2) return [...groups];
   const interval = Math.max(1, Math.round((stepsPerEpoch * intervalPct) / 100));
-  // A pure function of the step: flags and frozen state can never drift apart (fix of spec B7).
+  // A pure function of the step: flags and frozen state can never drift apart (in the original they did).
   const phase = Math.floor((step % stepsPerEpoch) / interval) % 2;
   return groups.filter((_, i) => i % 2 === phase);
 }
@@ -219,7 +219,7 @@ async function trainLocked(o: TrainOptions, log: (line: string) => void): Promis
         if (logNow) window = { clips: 0, ms: 0, wait: 0 };
         const epochEnd = progress.step % stepsPerEpoch === 0;
         if (epochEnd && validateAt.has(progress.epoch)) {
-          // k-NN on the encoder as it is now; the checkpoint with the best top-1 is kept as `best` (spec D7).
+          // k-NN on the encoder as it is now; the checkpoint with the best top-1 is kept as `best` (higher is better).
           const knn = await evaluateKnn(new Map([...state].map(([k, v]) => [k, fromOrt(v)])), config, { ep: o.ep, threads: o.threads });
           metrics.write({ kind: 'knn', step: progress.step, epoch: progress.epoch, top1: knn.top1, top5: knn.top5, level: knn.level });
           log(`epoch ${progress.epoch}: k-NN top-1 ${knn.top1.toFixed(2)}%, top-5 ${knn.top5.toFixed(2)}%${progress.best === null || knn.top1 > progress.best ? ' (best)' : ''}`);

@@ -111,6 +111,7 @@ describe('bad input names the key path, what was expected and what was found', (
     ['clips do not divide frames', ['arch.groups=[space,time,clip]', 'arch.time.clips=3'], /^config\.arch\.time\.clips: expected a divisor of data\.frames \(8\) so that clips × frames per clip = data\.frames, got 3/],
     ['last temporal group has several clips', ['arch.time.clips=2'], /^config\.arch\.time\.clips: expected 1 when time is the last group/],
     ['space last with several frames', ['arch.groups=[space]'], /^config\.data\.frames: expected 1 when space is the last group/],
+    ['a mine group without loss terms', ['arch.groups=[space]', 'data.frames=1'], /^config\.arch\.groups: expected at least two groups for the mine objective \(a group's loss terms predict the level above or below it\), got \[space\] \(add a group, e\.g\. \[patch, space\] or \[space, time\], or choose another arch\.task; from --set arch\.groups=\[space\]\)/],
     ['size not divisible by the patch', ['data.height=60'], /^config\.data\.height: expected a multiple of the patch size 16, got 60/],
     ['size not divisible after the s3d stem', ['arch.stem=s3d', 'arch.patch=5'], /^config\.data\.height: expected a multiple of the patch size 5 \(64\/4 = 16 after the s3d stem\), got 64/],
     ['conv2d stem downsamples too', ['arch.stem=conv2d', 'arch.patch=5'], /^config\.data\.height: expected a multiple of the patch size 5 \(64\/4 = 16 after the conv2d stem\), got 64/],

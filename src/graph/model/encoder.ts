@@ -1,4 +1,4 @@
-// The hierarchical encoder (DESIGN.md): patch tokens → frame tokens → clip tokens → video token.
+// The hierarchical encoder: patch tokens → frame tokens → clip tokens → video token.
 // `space` attends within one frame, `time` within one clip (C clips of f frames, clip-major), `clip` over clips.
 // Each group owns its input projection, summary token, positional embedding, transformer and output norm, and (for
 // the `mine` task) sees its input through a stop-gradient wall.
@@ -19,7 +19,7 @@ export interface Level {
   seq: { S: number; T: number };
   /** Causal groups: per-position outputs after the target norm, (B, S, T, D); position t has seen inputs ≤ t. */
   full?: Value;
-  /** Mean over channels of the per-channel std of the pre-norm output (collapse monitor, spec D12). */
+  /** Mean over channels of the per-channel std of the pre-norm output (collapse monitor; measured before the norm, which would hide a collapse). */
   std: Value;
   dim: number;
 }
@@ -56,7 +56,7 @@ function group(c: Ctx, s: ModelSpec, g: TransformerGroup, input: Value, withFull
     let x = b.Reshape(input, [-1, dIn]); // (B·S·T, D_in)
     if (dIn !== D) x = linear(c, 'proj_in', x, D);
     // Summary token: a leading CLS for non-causal groups; a trailing query for causal ones, so that under the
-    // causal mask it still attends to the whole sequence (fix of spec D4).
+    // causal mask it still attends to the whole sequence (the original read token −2, which missed the last one).
     const summary = b.param(spec.causal ? 'summary_token' : 'cls_token', (r) => truncNormal(r, [1, 1, D]), ['cls_token']);
     const tokens = b.Reshape(x, [-1, T, D]); // (B·S, T, D)
     const cls = b.Expand(summary, b.Concat([b.Shape(tokens, 0, 1), b.ints([1, D])], 0)); // (B·S, 1, D)

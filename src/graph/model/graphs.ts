@@ -105,7 +105,7 @@ function mineForward(s: ModelSpec, groups: readonly GroupName[], seed: number, n
 }
 
 /**
- * `vicreg` (spec §3.6): two views `video`, `video2` of the same videos through one encoder (run once on both, 2B
+ * `vicreg`: two views `video`, `video2` of the same videos through one encoder (run once on both, 2B
  * clips), a bias-free linear projector, and the two-view VICReg loss. One optimizer over everything.
  */
 function vicregForward(s: ModelSpec, seed: number): Forward {

@@ -44,7 +44,7 @@ export function varianceHinge(b: GraphBuilder, z: Value, eps: number): Value {
   return b.ReduceMean(b.Relu(b.Sub(b.scalar(1), b.Sqrt(b.Add(variance, b.scalar(eps))))), undefined, false);
 }
 
-/** Σ_{i≠j} C_ij² / D with C = ZcᵀZc / (n - 1), n the actual number of rows (fix of spec D11). */
+/** Σ_{i≠j} C_ij² / D with C = ZcᵀZc / (n - 1), n the actual number of rows (the original divided by the configured batch size). */
 export function covariancePenalty(b: GraphBuilder, z: Value): Value {
   const x = rows(b, z);
   const [n, d] = [x.shape[0] as number, x.shape[1] as number];

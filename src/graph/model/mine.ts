@@ -1,4 +1,4 @@
-// The `mine` objective (spec §4.2, bugs B2–B4, D4, D5 fixed): per group, predictors up (the level above that
+// The `mine` objective, with the original's alignment bugs fixed: per group, predictors up (the level above that
 // contains it), down (the level below), summary (causal groups: the trailing summary token predicts a token of its
 // own sequence) and side (another temporal position), each against a stop-gradient target.
 import type { GraphBuilder } from '../builder.ts';
@@ -23,7 +23,7 @@ export interface Term {
   target: Value;
 }
 
-/** [Linear → BN → GELU]* → Linear (no bias) → optional norm; hidden = [] is a single linear map (spec D3). */
+/** [Linear → BN → GELU]* → Linear (no bias) → optional norm; hidden = [] is a single linear map (the original's default). */
 export function predictor(c: Ctx, s: ModelSpec, name: string, x: Value, out: number): Value {
   const { b } = c;
   return b.scope(name, () => {

@@ -20,7 +20,7 @@ export interface LossSpec {
   /** Per-term weights keyed `<group>_<term>` (default 1). */
   weights: Readonly<Record<string, number>>;
   side: { enabled: boolean; stdDivisor: number };
-  /** own_frame: a summary predicts a token of its own sequence; any_frame: of any sequence (spec D5). */
+  /** own_frame: a summary predicts a token of its own sequence; any_frame: of any sequence (the original's only choice). */
   downTarget: 'own_frame' | 'any_frame';
 }
 

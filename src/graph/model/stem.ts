@@ -46,7 +46,7 @@ const pool3d = (c: Ctx, x: Value) => c.b.MaxPool(x, { kernel: [1, 3, 3], strides
  * Patch tokens (B·F·P, patch_dim) of `video` (B, F, H, W, 3). Stems:
  * - linear: patchify pixels (no cross-frame mixing);
  * - conv2d: two per-frame 3×3 stride-2 conv-BN-ReLU stages (H/4), no cross-frame mixing;
- * - s3d: the original's S3D stem (spec §3.2). Its temporal kernels 5 and 3 mix ±3 neighbouring frames, which weakens
+ * - s3d: the original's S3D stem. Its temporal kernels 5 and 3 mix ±3 neighbouring frames, which weakens
  *   the premise that no information crosses frames below `time`.
  */
 export function embedPatches(c: Ctx, s: ModelSpec, video: Value): Value {

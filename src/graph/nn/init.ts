@@ -2,7 +2,7 @@
 import { tensor, type Tensor } from '../tensor.ts';
 import type { Rng } from '../../rng.ts';
 
-/** Truncated normal (±2σ), the ViT convention for weights, positional embeddings and summary tokens (spec D14). */
+/** Truncated normal (±2σ), the ViT convention for weights, positional embeddings and summary tokens (the original drew some with std 1, which swamps the tokens). */
 export function truncNormal(rng: Rng, shape: number[], std = 0.02): Tensor {
   const n = shape.reduce((a, b) => a * b, 1);
   const t = tensor('float32', shape);

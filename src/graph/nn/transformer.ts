@@ -11,7 +11,7 @@ export interface TransformerSpec {
   headDim: number;
   mlpDim: number;
   causal: boolean;
-  /** Dropout after the attention output and in the MLP (spec §3.1; none on attention probabilities). */
+  /** Dropout after the attention output and in the MLP (as the original; none on attention probabilities). */
   dropout?: number;
 }
 
