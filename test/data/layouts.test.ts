@@ -84,9 +84,14 @@ describe('layout walk: odd entries are skipped with one problem each', () => {
     const repo = fileURLToPath(new URL('../..', import.meta.url));
     const code = `import { readLayout } from ${JSON.stringify(join(repo, 'src/data/layouts/index.ts'))};
       process.stdout.write(JSON.stringify(readLayout('folder', ${JSON.stringify(src)})));`;
+    // tsx keeps its cache in TMPDIR: give `nobody` one it can write.
+    const tmp = join(dir, 'nobody-tmp');
+    mkdirSync(tmp, { mode: 0o1777 });
+    chmodSync(tmp, 0o1777);
     const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
       cwd: repo,
       encoding: 'utf8',
+      env: { ...process.env, TMPDIR: tmp },
       ...(process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {}),
     });
     chmodSync(join(src, 'jump', 'secret'), 0o755);
