@@ -1,5 +1,6 @@
 // Sample cases per differentiable op (the OpInfo idea): each builds a small graph from its inputs. The gradient check
-// runs every case through onnxruntime-node; an op in GRAD_RULES without a case fails the suite.
+// runs every case through onnxruntime-node; an op with a rule in GRAD_RULES but no case does not compile, and fails
+// the suite.
 import type { GraphBuilder } from '../../src/graph/builder.ts';
 import type { DifferentiableOp } from '../../src/graph/autodiff/index.ts';
 import type { DType } from '../../src/graph/dtype.ts';

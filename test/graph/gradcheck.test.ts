@@ -61,7 +61,8 @@ async function check(op: string, c: GradCase, seed: number): Promise<void> {
 
 describe('gradient rules against finite differences (onnxruntime-node)', () => {
   test('every rule has at least one sample case', () => {
-    const missing = Object.keys(GRAD_RULES).filter((op) => !(GRAD_CASES as Record<string, GradCase[]>)[op]?.length);
+    const ruled = Object.entries(GRAD_RULES).flatMap(([op, e]) => (typeof e === 'function' ? [op] : []));
+    const missing = ruled.filter((op) => !(GRAD_CASES as Record<string, GradCase[]>)[op]?.length);
     assert.deepEqual(missing, [], `gradient rules without a finite-difference case: ${missing.join(', ')}`);
   });
   let seed = 1;

@@ -1,13 +1,19 @@
 // The reverse-mode walker's shared work: broadcast reduction, fan-in, unreachable and frozen values, stop-gradient
-// walls, and its errors. Values are checked through onnxruntime-node; structure by counting emitted nodes.
+// walls and non-differentiable ops, asking rules only for the inputs that need a gradient, and its errors. Values are
+// checked through onnxruntime-node; structure by counting emitted nodes.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { GRAD_RULES, gradients, type GradRule } from '../../src/graph/autodiff/index.ts';
+import {
+  AutodiffError, GRAD_RULES, gradients, NOT_DIFFERENTIABLE, NOT_IMPLEMENTED, type GradEntry, type GradRule,
+} from '../../src/graph/autodiff/index.ts';
 import { GraphBuilder } from '../../src/graph/builder.ts';
+import { isFloat } from '../../src/graph/dtype.ts';
 import type { Node, Value } from '../../src/graph/ir.ts';
+import { OPS } from '../../src/graph/ops/index.ts';
 import { tensor, type Tensor } from '../../src/graph/tensor.ts';
 import { Rng } from '../../src/rng.ts';
 import { randomTensor, runGraph, sessionOf, values } from '../helpers.ts';
+import { GRAD_CASES } from './grad-cases.ts';
 
 const f64 = 'float64';
 
@@ -226,12 +232,21 @@ describe('walker: errors', () => {
     assert.throws(() => gradients(b, b.Exp(x), [x]), { name: 'AutodiffError', message: 'gradients: loss "Exp_0" must be a scalar, got shape [2,3]' });
   });
 
-  test('a rule returning the wrong shape or dtype is caught by the walker', () => {
-    const rules = GRAD_RULES as Record<string, GradRule>;
+  test('a rule breaking its contract is an error naming the node and the op', () => {
+    const rules = GRAD_RULES as Record<string, GradEntry>;
     const neg = rules.Neg!;
     const cases: [GradRule, string][] = [
-      [({ b, dy }) => [b.Transpose(dy[0]!, [1, 0])], 'Neg_0: gradient for input 0 has shape [3,2], expected [2,3]'],
-      [({ b, dy }) => [b.Cast(dy[0]!, 'float32')], 'Neg_0: gradient for input 0 has dtype float32, expected float64'],
+      [({ b, dy }) => [() => b.Transpose(dy[0]!, [1, 0])], 'Neg_0: gradient for input 0 has shape [3,2], expected [2,3]'],
+      [({ b, dy }) => [() => b.Cast(dy[0]!, 'float32')], 'Neg_0: gradient for input 0 has dtype float32, expected float64'],
+      [({ dy }) => [() => dy[0]!, () => dy[0]!], 'Neg_0: the Neg rule returned 2 gradients, expected 1 (one per input)'],
+      [() => [], 'Neg_0: the Neg rule returned 0 gradients, expected 1 (one per input)'],
+      [
+        ({ b, dy }) => {
+          const d = b.Neg(dy[0]!);
+          return [() => d];
+        },
+        'Neg_0: the Neg rule built nodes before any gradient was asked for (build them in the per-input functions; share work with once())',
+      ],
     ];
     try {
       for (const [rule, message] of cases) {
@@ -239,10 +254,79 @@ describe('walker: errors', () => {
         const b = new GraphBuilder('badrule');
         const x = b.input('x', f64, [2, 3]);
         const loss = b.ReduceSum(b.Neg(x), undefined, false);
-        assert.throws(() => gradients(b, loss, [x]), { name: 'AutodiffError', message });
+        assert.throws(() => gradients(b, loss, [x]), (e) => e instanceof AutodiffError && e.message === message && e.where.node === 'Neg_0' && e.where.op === 'Neg');
       }
     } finally {
       rules.Neg = neg;
     }
+  });
+
+  test('a rule error names the node, the input and the shapes', () => {
+    const b = new GraphBuilder('vector');
+    const v = b.input('v', f64, [4]);
+    const m = b.input('m', f64, [4, 3]);
+    const loss = b.ReduceSum(b.scope('head', () => b.MatMul(v, m)), undefined, false);
+    assert.throws(() => gradients(b, loss, [v, m]), (e) => {
+      assert.ok(e instanceof AutodiffError);
+      assert.equal(e.message, 'head/MatMul_0: gradient for input 0 (float64[4]): the MatMul gradient needs rank ≥ 2 inputs, got [4] and [4,3] (unsqueeze vectors first)');
+      assert.deepEqual(e.where, { node: 'head/MatMul_0', op: 'MatMul', input: 0 });
+      return true;
+    });
+  });
+});
+
+describe('walker: the gradient table', () => {
+  test('has an entry for every op of the vocabulary and nothing else', () => {
+    assert.deepEqual(Object.keys(GRAD_RULES).sort(), Object.keys(OPS).sort());
+    const markers = Object.entries(GRAD_RULES).filter(([, e]) => typeof e !== 'function');
+    for (const [op, e] of markers) assert.ok(e === NOT_DIFFERENTIABLE || e === NOT_IMPLEMENTED, `${op}: ${String(e)}`);
+  });
+
+  test('a non-differentiable op is a wall: no gradient and no backward node behind it', async () => {
+    const b = new GraphBuilder('sign');
+    const x = b.input('x', f64, [5]);
+    // loss = Σ sign(x) is piecewise constant: no gradient at all.
+    assert.deepEqual(backward(b, b.ReduceSum(b.Sign(x), undefined, false), [x]), { grads: [undefined], nodes: [] });
+    // loss = Σ x·sign(x) = Σ |x|: d x = sign(x), from the Mul rule alone.
+    const { grads, nodes } = backward(b, b.ReduceSum(b.Mul(x, b.Sign(x)), undefined, false), [x]);
+    assert.deepEqual(nodes.filter((n) => n.name.includes('Sign_')), []);
+    const feeds = { x: randomTensor(Rng.fromSeed(4, 'walker.sign'), f64, [5], 'away') };
+    const r = await run(b, { dx: grads[0]! }, feeds);
+    assertClose(r.dx!, values(feeds.x).map(Math.sign), 'd x');
+  });
+});
+
+/** Backward nodes that feed none of `grads`. */
+function deadNodes(nodes: readonly Node[], grads: readonly (Value | undefined)[]): string[] {
+  const needed = new Set<Value>(grads.filter((g): g is Value => !!g));
+  const live = new Set<Node>();
+  for (const n of [...nodes].reverse()) {
+    if (!n.outputs.some((y) => needed.has(y))) continue;
+    live.add(n);
+    for (const v of n.inputs) if (v) needed.add(v);
+  }
+  return nodes.filter((n) => !live.has(n)).map((n) => `${n.name} = ${n.opType}`);
+}
+
+describe('walker: only the inputs that need a gradient', () => {
+  // Every sample case of every rule, differentiated w.r.t. each input alone and all together.
+  test('no rule builds a node for an input nobody wants', () => {
+    const found: string[] = [];
+    for (const [op, cases] of Object.entries(GRAD_CASES)) {
+      for (const c of cases) {
+        const differentiable = c.inputs.flatMap((spec, i) => (spec.fixed || !isFloat(c.dtype) ? [] : [i]));
+        const subsets = differentiable.length > 1 ? [...differentiable.map((i) => [i]), differentiable] : [differentiable];
+        for (const wanted of subsets) {
+          const b = new GraphBuilder('wanted');
+          const xs = c.inputs.map((spec, i) => b.input(`x${i}`, spec.fixed?.dtype ?? c.dtype, spec.shape));
+          const out = c.build(b, xs);
+          const loss = b.ReduceSum(out.dtype === f64 ? out : b.Cast(out, f64), undefined, false);
+          const { grads, nodes } = backward(b, loss, wanted.map((i) => xs[i]!));
+          const dead = deadNodes(nodes, grads);
+          if (dead.length) found.push(`${op} ${c.name}, gradients of inputs [${wanted.join(',')}]: ${dead.join(', ')}`);
+        }
+      }
+    }
+    assert.deepEqual(found, [], `backward nodes that feed no requested gradient:\n${found.join('\n')}`);
   });
 });

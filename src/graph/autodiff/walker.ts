@@ -2,13 +2,11 @@
 import type { GraphBuilder } from '../builder.ts';
 import { isFloat } from '../dtype.ts';
 import type { Attr, Node, Value } from '../ir.ts';
+import { OPS, type OpType } from '../ops/index.ts';
 import { fmtShape, sameShape, type Shape } from '../shape.ts';
+import { AutodiffError } from './errors.ts';
+import { NOT_DIFFERENTIABLE, type GradCtx, type GradEntry, type InputGrad } from './rule.ts';
 import { GRAD_RULES } from './rules/index.ts';
-import type { GradCtx } from './rule.ts';
-
-export class AutodiffError extends Error {
-  override readonly name = 'AutodiffError';
-}
 
 export interface GradientsOptions {
   /** Scope under which backward nodes are named (default 'grad'). */
@@ -19,7 +17,8 @@ export interface GradientsOptions {
 
 /**
  * Gradients of the scalar `loss` with respect to each of `wrt`. An entry is undefined when `loss` does not depend
- * on it (through differentiable paths that do not cross a stopGradient wall): no zero tensor is materialised.
+ * on it (through differentiable paths that do not cross a stopGradient wall or a non-differentiable op): no zero
+ * tensor is materialised.
  */
 export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o: GradientsOptions = {}): (Value | undefined)[] {
   if (!o.seed && loss.shape.length !== 0 && !(loss.shape.length === 1 && loss.shape[0] === 1)) {
@@ -27,10 +26,10 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
   }
   const nodes = b.graph.nodes;
 
-  // Forward: which values carry a gradient from `wrt` (float values, not behind a wall).
+  // Forward: which values carry a gradient from `wrt` (float values, not behind a wall or a non-differentiable op).
   const carries = new Set<Value>(wrt);
   for (const n of nodes) {
-    if (!n.inputs.some((v) => v && carries.has(v))) continue;
+    if (entryOf(n) === NOT_DIFFERENTIABLE || !n.inputs.some((v) => v && carries.has(v))) continue;
     for (const y of n.outputs) if (isFloat(y.dtype) && !b.walls.has(y)) carries.add(y);
   }
   // Backward: which values the loss depends on.
@@ -67,31 +66,49 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
     for (const n of relevant) {
       const dy = n.outputs.map(total);
       if (dy.every((d) => d === undefined)) continue;
-      const wants = n.inputs.map((v) => !!v && carries.has(v) && feeds.has(v));
-      const rule = GRAD_RULES[n.opType as keyof typeof GRAD_RULES];
-      if (!rule) throw new AutodiffError(`${n.name}: no gradient rule for op ${n.opType} (add one to src/graph/autodiff/rules)`);
-      const grads = b.scope(n.name.replace(/\//g, '.'), () => rule(context(b, n, dy, wants)));
-      n.inputs.forEach((v, i) => {
-        const g = grads[i];
-        if (!v || !wants[i] || !g) return;
-        add(v, sumToShape(b, n, i, g, v.shape));
+      // Only the inputs that need a gradient: the rule's functions for the others are never called.
+      const wanted = n.inputs.flatMap((v, i) => (v && carries.has(v) && feeds.has(v) ? [i] : []));
+      const grads = b.scope(n.name.replace(/\//g, '.'), () => {
+        const fns = inputGrads(b, n, dy);
+        return wanted.map((i) => [i, fns[i]?.()] as const);
       });
+      for (const [i, g] of grads) if (g) add(n.inputs[i]!, sumToShape(b, n, i, g, n.inputs[i]!.shape));
     }
     return wrt.map(total);
   });
 }
 
-function context(b: GraphBuilder, node: Node, dy: (Value | undefined)[], wants: boolean[]): GradCtx {
+const entryOf = (n: Node): GradEntry | undefined => (Object.hasOwn(GRAD_RULES, n.opType) ? GRAD_RULES[n.opType as OpType] : undefined);
+
+/** The rule's per-input gradient functions, checked: one per input of the op's signature, and no node built yet. */
+function inputGrads(b: GraphBuilder, n: Node, dy: (Value | undefined)[]): readonly (InputGrad | undefined)[] {
+  const where = { node: n.name, op: n.opType };
+  const rule = entryOf(n);
+  // NOT_IMPLEMENTED (or an op outside the vocabulary); NOT_DIFFERENTIABLE never gets here, its outputs carry nothing.
+  if (typeof rule !== 'function') throw new AutodiffError(`no gradient rule for op ${n.opType} (add one to src/graph/autodiff/rules)`, where);
+  const built = b.graph.nodes.length;
+  const fns = rule(context(b, n, dy));
+  if (b.graph.nodes.length !== built) {
+    throw new AutodiffError(`the ${n.opType} rule built nodes before any gradient was asked for (build them in the per-input functions; share work with once())`, where);
+  }
+  const max = OPS[n.opType as OpType].arity[1];
+  const arity = Number.isFinite(max) ? max : n.inputs.length;
+  if (fns.length !== arity) throw new AutodiffError(`the ${n.opType} rule returned ${fns.length} gradients, expected ${arity} (one per input)`, where);
+  return fns;
+}
+
+function context(b: GraphBuilder, node: Node, dy: (Value | undefined)[]): GradCtx {
   const get = (name: string): Attr | undefined => node.attrs[name];
+  const missing = (name: string) => new AutodiffError(`attribute ${name} is missing`, { node: node.name, op: node.opType });
   return {
-    b, node, dy, wants,
+    b, node, dy,
     x: node.inputs,
     y: node.outputs,
     attr: get,
     int: (name, dflt) => {
       const a = get(name);
       if (a && 'i' in a) return a.i;
-      if (dflt === undefined) throw new AutodiffError(`${node.name}: attribute ${name} is missing`);
+      if (dflt === undefined) throw missing(name);
       return dflt;
     },
     float: (name, dflt) => {
@@ -101,20 +118,27 @@ function context(b: GraphBuilder, node: Node, dy: (Value | undefined)[], wants: 
     ints: (name, dflt) => {
       const a = get(name);
       if (a && 'ints' in a) return a.ints;
-      if (dflt === undefined) throw new AutodiffError(`${node.name}: attribute ${name} is missing`);
+      if (dflt === undefined) throw missing(name);
       return dflt;
     },
     str: (name, dflt) => {
       const a = get(name);
       return a && 's' in a ? a.s : dflt;
     },
+    error: (message, input) => {
+      if (input === undefined) return new AutodiffError(message, { node: node.name, op: node.opType });
+      const v = node.inputs[input];
+      const what = v ? `${v.dtype}${fmtShape(v.shape)}` : 'omitted';
+      return new AutodiffError(`gradient for input ${input} (${what}): ${message}`, { node: node.name, op: node.opType, input });
+    },
   };
 }
 
 /** Sums the broadcast axes of gradient `g` away so it has the input's `shape`; any other mismatch is a rule bug. */
 function sumToShape(b: GraphBuilder, n: Node, i: number, g: Value, shape: Shape): Value {
-  const bad = () => new AutodiffError(`${n.name}: gradient for input ${i} has shape ${fmtShape(g.shape)}, expected ${fmtShape(shape)}`);
-  if (g.dtype !== n.inputs[i]!.dtype) throw new AutodiffError(`${n.name}: gradient for input ${i} has dtype ${g.dtype}, expected ${n.inputs[i]!.dtype}`);
+  const where = { node: n.name, op: n.opType, input: i };
+  const bad = () => new AutodiffError(`gradient for input ${i} has shape ${fmtShape(g.shape)}, expected ${fmtShape(shape)}`, where);
+  if (g.dtype !== n.inputs[i]!.dtype) throw new AutodiffError(`gradient for input ${i} has dtype ${g.dtype}, expected ${n.inputs[i]!.dtype}`, where);
   if (sameShape(g.shape, shape)) return g;
   const lead = g.shape.length - shape.length;
   if (lead < 0) throw bad();

@@ -1,9 +1,10 @@
 // Gradients of normalisations, convolutions and pooling (N, C, spatial…).
 import type { GraphBuilder } from '../../builder.ts';
 import type { Value } from '../../ir.ts';
+import type { nnOps } from '../../ops/nn.ts';
 import { normAxis } from '../../shape.ts';
 import { tensor } from '../../tensor.ts';
-import type { GradCtx, GradRule } from '../rule.ts';
+import { NOT_IMPLEMENTED, once, type GradCtx, type GradEntry } from '../rule.ts';
 
 /** dx of a normalisation given x̂ and 1/σ over `axes`: dx = (1/σ)·(dx̂ - mean(dx̂) - x̂·mean(dx̂·x̂)) */
 function normBackward(b: GraphBuilder, dxhat: Value, xhat: Value, invStd: Value, axes: number[]): Value {
@@ -133,93 +134,102 @@ function convWeightGradGrouped(b: GraphBuilder, v: Value, d: Value, win: Window,
 
 export const nnGrads = {
   LayerNormalization: (g) => {
-    const { b, x, y, dy, wants } = g;
+    const { b, x, y, dy } = g;
     const v = x[0]!;
-    if (dy[1] || dy[2]) throw new Error(`${g.node.name}: gradients through the Mean/InvStdDev outputs are not supported`);
+    if (dy[1] || dy[2]) throw g.error('gradients through the Mean/InvStdDev outputs are not supported');
     const axis = normAxis(g.int('axis', -1), v.shape.length)!;
     const axes = Array.from({ length: v.shape.length - axis }, (_, i) => axis + i);
-    const mean = b.Cast(y[1]!, v.dtype);
-    const invStd = b.Cast(y[2]!, v.dtype);
-    const xhat = b.Mul(b.Sub(v, mean), invStd);
+    // x̂ = (x - mean)·(1/σ) from the forward statistics, shared by dx and d scale
+    const stats = once(() => {
+      const mean = b.Cast(y[1]!, v.dtype);
+      const invStd = b.Cast(y[2]!, v.dtype);
+      return { invStd, xhat: b.Mul(b.Sub(v, mean), invStd) };
+    });
     const d = dy[0]!;
     return [
-      wants[0] ? normBackward(b, b.Mul(d, x[1]!), xhat, invStd, axes) : undefined,
-      wants[1] ? b.Mul(d, xhat) : undefined,
-      wants[2] ? d : undefined,
+      () => {
+        const { xhat, invStd } = stats();
+        return normBackward(b, b.Mul(d, x[1]!), xhat, invStd, axes);
+      },
+      () => b.Mul(d, stats().xhat),
+      () => d,
     ];
   },
   // Training mode normalises with the batch statistics (recomputed here); inference mode with the running ones.
   // The running mean and variance (inputs 3, 4 and outputs 1, 2) are state, not differentiable.
   BatchNormalization: (g) => {
-    const { b, x, dy, wants } = g;
+    const { b, x, dy } = g;
+    const d = dy[0];
+    if (!d) return [undefined, undefined, undefined, undefined, undefined];
     const v = x[0]!;
     const rank = v.shape.length;
     const axes = [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
     const perChannel = (t: Value) => b.Reshape(t, [1, v.shape[1]!, ...Array<number>(rank - 2).fill(1)]);
-    const eps = b.scalarLike(g.float('epsilon', 1e-5), v);
-    const d = dy[0];
-    if (!d) return [];
     const training = g.int('training_mode', 0) === 1;
-    let mean: Value;
-    let variance: Value;
-    if (training) {
-      mean = b.ReduceMean(v, axes, true);
-      const centred = b.Sub(v, mean);
-      variance = b.ReduceMean(b.Mul(centred, centred), axes, true);
-    } else {
-      mean = perChannel(x[3]!);
-      variance = perChannel(x[4]!);
-    }
-    const invStd = b.Reciprocal(b.Sqrt(b.Add(variance, eps)));
-    const xhat = b.Mul(b.Sub(v, mean), invStd);
-    const dxhat = b.Mul(d, perChannel(x[1]!));
+    // Batch statistics in training mode, the running ones in inference mode; x̂ = (x - mean)·(1/σ)
+    const mean = once(() => (training ? b.ReduceMean(v, axes, true) : perChannel(x[3]!)));
+    const centred = once(() => b.Sub(v, mean()));
+    const invStd = once(() => {
+      const variance = training ? b.ReduceMean(b.Mul(centred(), centred()), axes, true) : perChannel(x[4]!);
+      return b.Reciprocal(b.Sqrt(b.Add(variance, b.scalarLike(g.float('epsilon', 1e-5), v))));
+    });
+    const xhat = once(() => b.Mul(centred(), invStd()));
     return [
-      wants[0] ? (training ? normBackward(b, dxhat, xhat, invStd, axes) : b.Mul(dxhat, invStd)) : undefined,
-      wants[1] ? b.ReduceSum(b.Mul(d, xhat), axes, false) : undefined,
-      wants[2] ? b.ReduceSum(d, axes, false) : undefined,
+      () => {
+        const dxhat = b.Mul(d, perChannel(x[1]!));
+        return training ? normBackward(b, dxhat, xhat(), invStd(), axes) : b.Mul(dxhat, invStd());
+      },
+      () => b.ReduceSum(b.Mul(d, xhat()), axes, false),
+      () => b.ReduceSum(d, axes, false),
       undefined,
       undefined,
     ];
   },
   Conv: (g) => {
-    const { b, x, dy, wants } = g;
+    const { b, x, dy } = g;
     const [v, w] = [x[0]!, x[1]!];
     const d = dy[0]!;
     const group = g.int('group', 1);
     const win = windowOf(g, g.ints('kernel_shape', w.shape.slice(2) as number[]));
     const spatial = win.kernel.length;
     const unit = win.strides.every((s) => s === 1);
-    // dX: with unit strides and one group, a plain Conv of dY with the flipped, transposed kernel (ORT's Conv is
-    // several times faster than its ConvTranspose); otherwise ConvTranspose(dY, W), whose (C_in, C_out/g, k…) weight
-    // layout W (O, C/g, k…) already has.
-    const dX = !wants[0] ? undefined : unit && group === 1 && win.pads.every((p, i) => p <= (win.kernel[i % spatial]! - 1) * win.dilations[i % spatial]!)
-      ? convInputGrad(b, d, w, win)
-      : b.ConvTranspose(d, w, null, { strides: win.strides, pads: win.pads, dilations: win.dilations, group, outputPadding: outputPadding(v, d, win) });
-    let dW: Value | undefined;
-    if (wants[1]) dW = group === 1 ? convWeightGrad(b, v, d, win) : convWeightGradGrouped(b, v, d, win, group);
-    const dB = wants[2] ? b.ReduceSum(d, [0, ...Array.from({ length: spatial }, (_, i) => i + 2)], false) : undefined;
-    return [dX, dW, dB];
+    const padsFit = win.pads.every((p, i) => p <= (win.kernel[i % spatial]! - 1) * win.dilations[i % spatial]!);
+    return [
+      // With unit strides and one group, a plain Conv of dY with the flipped, transposed kernel (ORT's Conv is several
+      // times faster than its ConvTranspose); otherwise ConvTranspose(dY, W), whose (C_in, C_out/g, k…) weight layout
+      // W (O, C/g, k…) already has.
+      () => (unit && group === 1 && padsFit
+        ? convInputGrad(b, d, w, win)
+        : b.ConvTranspose(d, w, null, { strides: win.strides, pads: win.pads, dilations: win.dilations, group, outputPadding: outputPadding(v, d, win) })),
+      () => (group === 1 ? convWeightGrad(b, v, d, win) : convWeightGradGrouped(b, v, d, win, group)),
+      () => b.ReduceSum(d, [0, ...Array.from({ length: spatial }, (_, i) => i + 2)], false),
+    ];
   },
+  ConvTranspose: NOT_IMPLEMENTED,
   // The Indices output holds flat positions into X (over N·C·spatial): scatter-add dY there.
-  MaxPool: (g) => {
-    const { b, x, y, dy } = g;
-    const v = x[0]!;
-    const indices = y[1] ?? b.MaxPool(v, { kernel: g.ints('kernel_shape'), strides: g.ints('strides', []), pads: g.ints('pads', []) }).indices;
-    const total = v.shape.reduce<number>((p, q) => p * (q as number), 1);
-    const zeros = b.ConstantOfShape(b.ints([total]), 0, v.dtype);
-    const flat = b.ScatterElements(zeros, b.Reshape(indices, [-1]), b.Reshape(dy[0]!, [-1]), 0, 'add');
-    return [b.Reshape(flat, v.shape)];
-  },
+  MaxPool: (g) => [
+    () => {
+      const { b, x, y, dy } = g;
+      const v = x[0]!;
+      const indices = y[1] ?? b.MaxPool(v, { kernel: g.ints('kernel_shape'), strides: g.ints('strides', []), pads: g.ints('pads', []) }).indices;
+      const total = v.shape.reduce<number>((p, q) => p * (q as number), 1);
+      const zeros = b.ConstantOfShape(b.ints([total]), 0, v.dtype);
+      const flat = b.ScatterElements(zeros, b.Reshape(indices, [-1]), b.Reshape(dy[0]!, [-1]), 0, 'add');
+      return b.Reshape(flat, v.shape);
+    },
+  ],
   // Each output spreads dY / count evenly over its window.
-  AveragePool: (g) => {
-    const { b, x, y, dy } = g;
-    const v = x[0]!;
-    const win = windowOf(g, g.ints('kernel_shape'));
-    const k = win.kernel.reduce((p, q) => p * q, 1);
-    const padded = win.pads.some((p) => p !== 0) && g.int('count_include_pad', 0) === 0;
-    const divisor = padded
-      ? b.constant(tensor(v.dtype, [1, 1, ...(y[0]!.shape.slice(2) as number[])], windowCounts(v, y[0]!, win)))
-      : b.scalarLike(k, v);
-    return [scatterWindows(b, b.Div(dy[0]!, divisor), v, win)];
-  },
-} satisfies Record<string, GradRule>;
+  AveragePool: (g) => [
+    () => {
+      const { b, x, y, dy } = g;
+      const v = x[0]!;
+      const win = windowOf(g, g.ints('kernel_shape'));
+      const k = win.kernel.reduce((p, q) => p * q, 1);
+      const padded = win.pads.some((p) => p !== 0) && g.int('count_include_pad', 0) === 0;
+      const divisor = padded
+        ? b.constant(tensor(v.dtype, [1, 1, ...(y[0]!.shape.slice(2) as number[])], windowCounts(v, y[0]!, win)))
+        : b.scalarLike(k, v);
+      return scatterWindows(b, b.Div(dy[0]!, divisor), v, win);
+    },
+  ],
+} satisfies Record<keyof typeof nnOps, GradEntry>;

@@ -1,8 +1,9 @@
 // Gradients of reductions and of softmax / log-softmax over one axis.
 import type { GraphBuilder } from '../../builder.ts';
 import type { Value } from '../../ir.ts';
+import type { reduceOps } from '../../ops/reduce.ts';
 import { normAxis, product } from '../../shape.ts';
-import type { GradCtx, GradRule } from '../rule.ts';
+import { NOT_IMPLEMENTED, type GradCtx, type GradEntry } from '../rule.ts';
 
 /** The reduced axes (all axes when the axes input is omitted), normalised and sorted. */
 function axesOf(g: GradCtx): number[] {
@@ -21,33 +22,35 @@ function expandTo(b: GraphBuilder, d: Value, like: Value): Value {
 }
 
 export const reduceGrads = {
-  ReduceSum: (g) => [expandTo(g.b, keepdims(g, g.dy[0]!), g.x[0]!), undefined],
+  ReduceSum: (g) => [() => expandTo(g.b, keepdims(g, g.dy[0]!), g.x[0]!), undefined],
   ReduceMean: (g) => {
     const x = g.x[0]!;
     const count = product(axesOf(g).map((a) => x.shape[a]!));
-    if (typeof count !== 'number') throw new Error(`${g.node.name}: ReduceMean gradient over a symbolic axis is not supported`);
-    return [expandTo(g.b, g.b.Div(keepdims(g, g.dy[0]!), g.b.scalarLike(count, x)), x), undefined];
+    if (typeof count !== 'number') throw g.error('the ReduceMean gradient over a symbolic axis is not supported', 0);
+    return [() => expandTo(g.b, g.b.Div(keepdims(g, g.dy[0]!), g.b.scalarLike(count, x)), x), undefined];
   },
   // Ties share the gradient equally: dx = dy·[x = max] / #max
-  ReduceMax: (g) => {
-    const { b } = g;
-    const x = g.x[0]!;
-    const y = keepdims(g, g.y[0]!);
-    const mask = b.Cast(b.Equal(x, y), x.dtype);
-    const count = b.ReduceSum(mask, axesOf(g), true);
-    return [b.Mul(mask, b.Div(keepdims(g, g.dy[0]!), count)), undefined];
-  },
+  ReduceMax: (g) => [
+    () => {
+      const { b } = g;
+      const x = g.x[0]!;
+      const mask = b.Cast(b.Equal(x, keepdims(g, g.y[0]!)), x.dtype);
+      const count = b.ReduceSum(mask, axesOf(g), true);
+      return b.Mul(mask, b.Div(keepdims(g, g.dy[0]!), count));
+    },
+    undefined,
+  ],
   // y = softmax(x): dx = y·(dy - Σ dy·y)
   Softmax: (g) => {
     const { b } = g;
-    const y = g.y[0]!;
-    const axis = g.int('axis', -1);
-    return [b.Mul(y, b.Sub(g.dy[0]!, b.ReduceSum(b.Mul(g.dy[0]!, y), [axis], true)))];
+    const [y, d] = [g.y[0]!, g.dy[0]!];
+    return [() => b.Mul(y, b.Sub(d, b.ReduceSum(b.Mul(d, y), [g.int('axis', -1)], true)))];
   },
   // y = log softmax(x): dx = dy - exp(y)·Σ dy
   LogSoftmax: (g) => {
     const { b } = g;
-    const axis = g.int('axis', -1);
-    return [b.Sub(g.dy[0]!, b.Mul(b.Exp(g.y[0]!), b.ReduceSum(g.dy[0]!, [axis], true)))];
+    const d = g.dy[0]!;
+    return [() => b.Sub(d, b.Mul(b.Exp(g.y[0]!), b.ReduceSum(d, [g.int('axis', -1)], true)))];
   },
-} satisfies Record<string, GradRule>;
+  ReduceSumSquare: NOT_IMPLEMENTED,
+} satisfies Record<keyof typeof reduceOps, GradEntry>;
