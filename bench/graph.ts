@@ -9,7 +9,7 @@ import { transformer, type TransformerSpec } from '../src/graph/nn/transformer.t
 import { encodeModel } from '../src/graph/onnx.ts';
 import { IR_VERSION, OPSET } from '../src/graph/ops/index.ts';
 import { Rng } from '../src/rng.ts';
-import { createSession } from '../src/train/session.ts';
+import { createSession } from '../src/runtime/session.ts';
 
 const SPEC: TransformerSpec = { dim: 192, layers: 12, heads: 3, headDim: 64, mlpDim: 768, causal: false };
 const BATCH = 8;

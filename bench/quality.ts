@@ -15,7 +15,7 @@ import { loadConfig } from '../src/config/index.ts';
 import { encoderInits } from '../src/eval/run.ts';
 import { evaluateKnn } from '../src/eval/validate.ts';
 import { modelSpec } from '../src/graph/model/from-config.ts';
-import { writeSafetensors } from '../src/train/safetensors.ts';
+import { writeSafetensors } from '../src/graph/safetensors.ts';
 
 const BIN = fileURLToPath(new URL('../bin/vhssl.js', import.meta.url));
 
@@ -49,8 +49,8 @@ const { config } = loadConfig({ file: join(runDir, 'config.yaml') });
 writeSafetensors(join(runDir, 'checkpoints', 'init.safetensors'), encoderInits(modelSpec(config, 1), config.train.seed), { step: '0', epoch: '0' });
 
 const t = performance.now();
-const trained = await evaluateKnn(runDir, undefined, { checkpoint: 'last' });
-const init = await evaluateKnn(runDir, undefined, { checkpoint: 'init' });
+const trained = await evaluateKnn(runDir, { checkpoint: 'last' });
+const init = await evaluateKnn(runDir, { checkpoint: 'init' });
 console.error(`k-NN (${((performance.now() - t) / 1000).toFixed(1)} s for both), k=${trained.results[0]!.k}, ${trained.results[0]!.clip.count} test clips:`);
 for (const [name, r] of [['trained', trained], ['init', init]] as const) {
   console.error(`  ${name.padEnd(8)} top-1 ${r.top1.toFixed(2)}%  top-5 ${r.top5.toFixed(2)}%`);

@@ -1,5 +1,5 @@
 // Training-step benchmark (issue 4): the fused step graph of config/bench-st.yaml (and bench-s3d.yaml) on
-// onnxruntime-node, fed the way `vhssl train` feeds it (same runner), with a synthetic batch so the data pipeline is
+// onnxruntime-node, fed the way `vhssl train` feeds it (same stepper), with a synthetic batch so the data pipeline is
 // not measured here (bench/data.ts does that). Prints median/min step time, clips/s, the split between graph runs and
 // JS work, GFLOP/s, and the ratio to ORT's own 1024³ MatMul GFLOP/s measured in this process.
 // Run: npx tsx bench/step.ts [--steps N] [--threads T] [--only st|s3d]
@@ -13,10 +13,10 @@ import { GraphBuilder } from '../src/graph/builder.ts';
 import { buildArtifacts } from '../src/graph/artifacts.ts';
 import { countFlops } from '../src/graph/flops.ts';
 import { encodeModel } from '../src/graph/onnx.ts';
-import { samplePositions } from '../src/graph/model/positions.ts';
-import { FusedRunner } from '../src/train/runner.ts';
-import { initialState } from '../src/train/trainer.ts';
-import { createSession, toOrt } from '../src/train/session.ts';
+import { batchFeeds } from '../src/runtime/feeds.ts';
+import { createSession } from '../src/runtime/session.ts';
+import { initialState } from '../src/runtime/state.ts';
+import { FusedStepper } from '../src/runtime/stepper.ts';
 import { Rng } from '../src/rng.ts';
 import { readFileSync } from 'node:fs';
 import { modelSpec } from '../src/graph/model/from-config.ts';
@@ -49,11 +49,12 @@ async function bench(name: string, file: string, reference: number): Promise<{ c
   // The same step graph as the artifact, in IR form for its shapes.
   const flops = countFlops(stepGraph(modelSpec(config), config.train, config.train.seed).builder.graph);
   const state = initialState(join(dir, 'a'), m);
-  const runner = await FusedRunner.create(join(dir, 'a'), m, state, { threads });
+  const runner = await FusedStepper.open(join(dir, 'a'), m, state, { threads });
   const B = config.train.batch_size;
   const { frames, height, width } = m.video;
   const rng = Rng.fromSeed(1, 'bench');
   const video = new Float32Array(B * frames * height * width * 3).map(() => rng.normal());
+  const labels = new Int32Array(B);
   const groups = Object.keys(m.groups);
   const lr = Object.fromEntries(groups.map((g) => [g, 0.01]));
   const steps = Object.fromEntries(groups.map((g) => [g, 0]));
@@ -61,9 +62,8 @@ async function bench(name: string, file: string, reference: number): Promise<{ c
   const run: number[] = [];
   for (let i = 0; i < STEPS + 5; i++) {
     const t0 = performance.now();
-    const positions = Object.fromEntries(Object.entries(samplePositions(m.positions, rng)).map(([k, v]) => [k, toOrt(v)]));
-    const feeds = { video: new ort.Tensor('float32', video, [B, frames, height, width, 3]), ...positions };
-    await runner.step([feeds], groups, lr, steps);
+    const feeds = batchFeeds(m, rng, { x: video, labels }, null);
+    await runner.step([feeds], lr, steps);
     const t1 = performance.now();
     if (i >= 5) {
       total.push(t1 - t0);

@@ -5,7 +5,7 @@ import type { DType } from '../src/graph/dtype.ts';
 import { encodeModel } from '../src/graph/onnx.ts';
 import { tensor, type Tensor } from '../src/graph/tensor.ts';
 import { Rng } from '../src/rng.ts';
-import { createSession, fromOrt, runChecked, toOrt } from '../src/train/session.ts';
+import { createSession, fromOrt, runChecked, toOrt } from '../src/runtime/session.ts';
 
 export type Draw = 'normal' | 'positive' | 'away' | 'distinct';
 

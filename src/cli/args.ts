@@ -1,7 +1,7 @@
 // A strict argument parser over node:util's parseArgs: unknown options are user errors that name the option.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { UserError } from '../errors.ts';
-import type { ExecutionProvider } from '../train/session.ts';
+import type { ExecutionProvider } from '../runtime/session.ts';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 

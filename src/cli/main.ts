@@ -1,12 +1,7 @@
 // `vhssl <command> [options]`: dispatches to one module per command under src/cli/commands.
 import { isUserError } from '../errors.ts';
 import { fsUserError } from '../fs-errors.ts';
-
-export interface Command {
-  summary: string;
-  usage: string;
-  run(argv: string[]): Promise<number>;
-}
+import type { Command } from './command.ts';
 
 // Lazily imported so that `vhssl inspect` does not load the training runtime.
 const commands: Record<string, () => Promise<Command>> = {

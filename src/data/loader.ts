@@ -37,6 +37,11 @@ export interface LoaderOptions {
   /** batches built ahead; default 2 per worker */
   prefetch?: number;
   /**
+   * false: build nothing ahead past the end of the current epoch, so that a loader iterated one epoch at a time (the
+   * trainer's validation, once per validated epoch) holds no batches between its epochs. Default true.
+   */
+  prefetchAcrossEpochs?: boolean;
+  /**
    * A second view of the same clips (two-view tasks): another name gives other temporal crops and augmentations of
    * the same videos in the same order. Default '' (the first view).
    */
@@ -203,7 +208,11 @@ export class Loader implements AsyncIterable<Batch> {
     const [e, b] = [this.epoch, this.position];
     const p = this.dispatch(e, b);
     const depth = this.workers.length === 0 ? 0 : (this.o.prefetch ?? 2 * this.workers.length);
-    for (let k = 1; k <= depth; k++) this.dispatch(...this.ahead(k));
+    for (let k = 1; k <= depth; k++) {
+      const [epoch, index] = this.ahead(k);
+      if (epoch !== e && this.o.prefetchAcrossEpochs === false) break;
+      this.dispatch(epoch, index);
+    }
     this.position++;
     if (this.position === this.batchesPerEpoch) {
       this.epoch++;

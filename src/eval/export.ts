@@ -10,6 +10,7 @@ import { checkOutputFile } from '../out-path.ts';
 import { VERSIONS } from '../graph/artifacts.ts';
 import { encodeModel } from '../graph/onnx.ts';
 import { BYTES_PER_ELEMENT } from '../graph/dtype.ts';
+import { VIDEO } from '../graph/names.ts';
 import { frozenEncoder } from './encoder.ts';
 import type { Run } from './run.ts';
 
@@ -37,7 +38,7 @@ export function exportMetadata(run: Run, o: ExportOptions, outputs: readonly str
   const d = run.config.data;
   return {
     'vhssl.version': VERSIONS.vhssl,
-    'input.name': 'video',
+    'input.name': VIDEO,
     'input.layout': INPUT_LAYOUT,
     'input.frames': String(d.frames),
     'input.frame_stride': String(d.frame_stride),

@@ -11,10 +11,12 @@ import { UserError } from '../errors.ts';
 import type { Normalize } from '../data/augment.ts';
 import { Loader, type Sampler } from '../data/loader.ts';
 import type { ModelSpec } from '../graph/model/spec.ts';
+import { readSafetensors, writeSafetensors } from '../graph/safetensors.ts';
 import type { Tensor } from '../graph/tensor.ts';
-import { readSafetensors, writeSafetensors } from '../train/safetensors.ts';
-import { runChecked, type ExecutionProvider } from '../train/session.ts';
-import { encoderSession, frozenEncoder, levelNames } from './encoder.ts';
+import type { EncoderSession } from '../runtime/encoder.ts';
+import type { FeedSource } from '../runtime/feeds.ts';
+import type { ExecutionProvider } from '../runtime/session.ts';
+import { frozenEncoderSession } from './encoder.ts';
 import { progressBar } from './progress.ts';
 import type { LabeledFeatures } from './knn.ts';
 import type { Run } from './run.ts';
@@ -71,22 +73,35 @@ export function storeOf(config: Config, store?: string): string {
   return root;
 }
 
-export interface ExtractOptions {
+export interface SplitOptions {
   config: Config;
-  spec: ModelSpec;
-  params: ReadonlyMap<string, Tensor>;
   split: string;
   views: Views;
   /** default: the store in `config.data.root` */
   store?: string;
-  pool?: Pool;
   /** clips per encoder run (default 32) */
   batchSize?: number;
-  ep?: ExecutionProvider;
-  threads?: number;
   /** loader worker threads (default: config.data.workers) */
   workers?: number;
+  /** false: the loader builds nothing ahead past an epoch (see LoaderOptions) */
+  prefetchAcrossEpochs?: boolean;
+}
+
+export interface EncodeOptions {
+  split: string;
+  pool?: Pool;
+  /** the levels to compute (default: every level of the encoder) */
+  levels?: readonly string[];
+  /** the parameters and buffers of an encoder that takes them as inputs */
+  params?: FeedSource;
   progress?: boolean;
+}
+
+export interface ExtractOptions extends SplitOptions, Omit<EncodeOptions, 'params'> {
+  spec: ModelSpec;
+  params: ReadonlyMap<string, Tensor>;
+  ep?: ExecutionProvider;
+  threads?: number;
 }
 
 function normalizeOf(config: Config): Normalize {
@@ -97,14 +112,10 @@ function normalizeOf(config: Config): Normalize {
 
 const samplerOf = (v: Views): Sampler => (v.kind === 'sliding' ? { kind: 'sliding', step: v.step } : { kind: 'multiview', temporal: v.temporal, spatial: v.spatial });
 
-/** Runs the frozen encoder over every view of every video of `split`. */
-export async function extractFeatures(o: ExtractOptions): Promise<Features> {
-  const { config, spec } = o;
-  const pool = o.pool ?? 'mean';
-  const graph = frozenEncoder(spec, config.train.seed, o.params);
-  const names = levelNames(graph);
-  const session = await encoderSession(graph, { ep: o.ep, threads: o.threads });
-  const loader = new Loader({
+/** The evaluation views of `split`, every clip once per epoch, in order: no augmentation, normalisation always. */
+export function evalLoader(o: SplitOptions): Loader {
+  const { config } = o;
+  return new Loader({
     store: storeOf(config, o.store),
     split: o.split,
     clip: { length: config.data.frames, stride: config.data.frame_stride },
@@ -118,7 +129,26 @@ export async function extractFeatures(o: ExtractOptions): Promise<Features> {
     shuffle: false,
     dropLast: false,
     workers: o.workers ?? config.data.workers,
+    prefetchAcrossEpochs: o.prefetchAcrossEpochs,
   });
+}
+
+/** Runs the frozen encoder of `o.params` over every view of every video of `split`. */
+export async function extractFeatures(o: ExtractOptions): Promise<Features> {
+  const loader = evalLoader(o);
+  const encoder = await frozenEncoderSession(o.spec, o.config.train.seed, o.params, { ep: o.ep, threads: o.threads });
+  try {
+    return await encodeSplit(encoder, loader, { split: o.split, pool: o.pool, levels: o.levels, progress: o.progress });
+  } finally {
+    await encoder.release();
+    await loader.close();
+  }
+}
+
+/** One epoch of `loader` (evaluation views of one split) through `encoder`, each level pooled to a vector per clip. */
+export async function encodeSplit(encoder: EncoderSession, loader: Loader, o: EncodeOptions): Promise<Features> {
+  const pool = o.pool ?? 'mean';
+  const names = o.levels ?? encoder.levels;
   const bar = progressBar(`features ${o.split}`, loader.batchesPerEpoch, 'batches', o.progress);
   const chunks = new Map<string, Float32Array[]>(names.map((n) => [n, []]));
   const dims = new Map<string, number>();
@@ -126,15 +156,14 @@ export async function extractFeatures(o: ExtractOptions): Promise<Features> {
   const videos: Int32Array[] = [];
   try {
     for await (const batch of loader) {
-      const out = await runChecked(session, { video: new ort.Tensor('float32', batch.x, batch.shape) });
-      graph.outputs.forEach((v, i) => {
-        const t = out[v.name]!;
+      const out = await encoder.run(new ort.Tensor('float32', batch.x, batch.shape), names, o.params);
+      for (const [name, t] of out) {
         const [B, S, D] = t.dims.length === 2 ? [t.dims[0]!, 1, t.dims[1]!] : [t.dims[0]!, t.dims[1]!, t.dims[2]!];
         const x = t.data as Float32Array;
         if (pool === 'flat' || S === 1) {
-          dims.set(names[i]!, S * D);
-          chunks.get(names[i]!)!.push(x.slice());
-          return;
+          dims.set(name, S * D);
+          chunks.get(name)!.push(x.slice());
+          continue;
         }
         // (B, S, D) -> (B, D): mean over S
         const y = new Float32Array(B * D);
@@ -142,17 +171,15 @@ export async function extractFeatures(o: ExtractOptions): Promise<Features> {
           for (let s = 0; s < S; s++) for (let d = 0; d < D; d++) y[b * D + d]! += x[(b * S + s) * D + d]!;
           for (let d = 0; d < D; d++) y[b * D + d]! /= S;
         }
-        dims.set(names[i]!, D);
-        chunks.get(names[i]!)!.push(y);
-      });
+        dims.set(name, D);
+        chunks.get(name)!.push(y);
+      }
       labels.push(batch.labels.slice());
       videos.push(batch.videos.slice());
       bar.tick();
     }
   } finally {
     bar.stop();
-    await loader.close();
-    await session.release();
   }
   const concat = (parts: Int32Array[] | Float32Array[], n: number) => {
     const out = parts[0] instanceof Int32Array ? new Int32Array(n) : new Float32Array(n);

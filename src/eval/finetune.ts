@@ -10,13 +10,16 @@ import { StoreReader } from '../data/store.ts';
 import { UserError } from '../errors.ts';
 import { clsTrainGraph } from '../graph/model/graphs.ts';
 import type { ModelSpec } from '../graph/model/spec.ts';
+import { EMBEDDING, LABELS, VIDEO } from '../graph/names.ts';
 import type { Tensor } from '../graph/tensor.ts';
-import type { ExecutionProvider } from '../train/session.ts';
+import { cosine } from '../runtime/schedule.ts';
+import type { ExecutionProvider } from '../runtime/session.ts';
+import { tensorsOf } from '../runtime/state.ts';
+import { graphStepper } from '../runtime/stepper.ts';
 import { DEFAULT_TEST_VIEWS, extractFeatures, storeOf, type Views } from './features.ts';
 import type { Accuracy } from './knn.ts';
 import { headLogProbs, scoreAccuracy } from './probe.ts';
 import { progressBar } from './progress.ts';
-import { cosineLr, GraphTrainer } from './steps.ts';
 import { evalSplits } from './validate.ts';
 
 export interface FinetuneOptions {
@@ -56,7 +59,8 @@ export async function finetune(config: Config, spec: ModelSpec, encoder: Readonl
   const g = clsTrainGraph({ ...spec, batch: B, numClasses: K }, config.train.seed);
   const epochs = o.epochs ?? config.eval.probe.epochs;
   const lr = o.lr ?? config.train.optimizer.lr;
-  const trainer = await GraphTrainer.create({ graph: g.builder.graph, params: g.params, buffers: g.buffers, loss: 'loss.cls' }, { ...config.train.optimizer, lr }, { initial: encoder, ep: o.ep, threads: o.threads });
+  const [group] = g.groups as [string];
+  const { stepper, state } = await graphStepper(group, { graph: g.builder.graph, params: g.params, buffers: g.buffers }, { ...config.train.optimizer, lr }, { initial: encoder, ep: o.ep, threads: o.threads });
   const loader = loaderFromConfig(cfg, { split: splits.train, train: true, batchSize: B });
   const total = epochs * loader.batchesPerEpoch;
   const steps = Math.min(total, o.maxSteps ?? total);
@@ -69,8 +73,9 @@ export async function finetune(config: Config, spec: ModelSpec, encoder: Readonl
       let n = 0;
       for await (const batch of loader) {
         if (step >= steps) break;
-        const feeds = { video: new ort.Tensor('float32', batch.x, batch.shape), labels: new ort.Tensor('int64', BigInt64Array.from(batch.labels, (y) => BigInt(y)), [B]) };
-        sum += await trainer.run(feeds, cosineLr(lr, step, total));
+        const feeds = { [VIDEO]: new ort.Tensor('float32', batch.x, batch.shape), [LABELS]: new ort.Tensor('int64', BigInt64Array.from(batch.labels, (y) => BigInt(y)), [B]) };
+        const r = await stepper.step([feeds], { [group]: cosine(lr, 0, step / total) }, { [group]: step });
+        sum += r.losses[0]!.value;
         n++;
         step++;
         bar.tick();
@@ -80,12 +85,12 @@ export async function finetune(config: Config, spec: ModelSpec, encoder: Readonl
   } finally {
     bar.stop();
     await loader.close();
+    await stepper.release();
   }
-  const params = trainer.current();
-  await trainer.release();
+  const params = tensorsOf(state, [...g.params, ...g.buffers].map((p) => p.value.name));
   const encoderParams = new Map([...params].filter(([k]) => encoder.has(k)));
   const test = await extractFeatures({ config, spec, params: encoderParams, split: splits.test, views: o.testViews ?? DEFAULT_TEST_VIEWS, store, ep: o.ep, threads: o.threads, progress: o.progress });
-  const emb = test.levels.get('embedding')!;
+  const emb = test.levels.get(EMBEDDING)!;
   const logp = await headLogProbs(emb.data, emb.dim, K, params, { ep: o.ep, threads: o.threads });
   return { ...scoreAccuracy(logp, K, test.labels, test.videos), losses, steps: step, params };
 }

@@ -9,7 +9,7 @@ import * as ort from 'onnxruntime-node';
 import { UserError } from '../errors.ts';
 import { GraphBuilder } from '../graph/builder.ts';
 import { encodeModel } from '../graph/onnx.ts';
-import { createSession, runChecked } from '../train/session.ts';
+import { createSession, runChecked } from '../runtime/session.ts';
 import { progressBar } from './progress.ts';
 
 export interface LabeledFeatures {

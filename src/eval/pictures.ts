@@ -2,6 +2,7 @@
 // class legend) and PNG (points only) into a folder: `<method>-<level>-<split>.svg|png`.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { EMBEDDING } from '../graph/names.ts';
 import { embed2d, subsample, type Method, METHODS } from './embed2d.ts';
 import type { Features } from './features.ts';
 import { levelOf } from './features.ts';
@@ -26,7 +27,7 @@ export interface Picture {
 export const METHOD_TITLES: Record<Method, string> = { pca: 'PCA', tsne: 't-SNE', umap: 'UMAP' };
 
 export function writePictures(f: Features, dir: string, o: PictureOptions = {}): Picture[] {
-  const level = o.level ?? 'embedding';
+  const level = o.level ?? EMBEDDING;
   const l = levelOf(f, level);
   const pick = subsample(f.count, o.maxPoints ?? 1500, o.seed);
   const n = pick.length;

@@ -1,5 +1,6 @@
 // Linear probe (or a one-hidden-layer MLP head) on frozen features, trained with vhssl's own ONNX graphs: the head's
-// forward + NLL of log-softmax, its backward from `gradients()`, and an SGD (Nesterov, momentum 0.9) optimizer graph.
+// forward + NLL of log-softmax, its backward from `gradients()`, and an SGD (Nesterov, momentum 0.9) optimizer graph,
+// stepped by the runtime's stepper with a cosine learning rate.
 // Features are standardised per dimension with the train split's mean and std (applied to test too), so one lr
 // suits any encoder's scale. Test accuracy per clip (argmax) and per video (argmax of the mean log-probabilities
 // of its views), top-1 and top-5.
@@ -8,16 +9,18 @@ import { UserError } from '../errors.ts';
 import { gradients } from '../graph/autodiff/index.ts';
 import { GraphBuilder } from '../graph/builder.ts';
 import type { Value } from '../graph/ir.ts';
+import { FEATURES, gradName, LABELS, LOGP, lossName } from '../graph/names.ts';
 import { linear, type Ctx } from '../graph/nn/layers.ts';
 import { encodeModel } from '../graph/onnx.ts';
-import { gradName } from '../graph/optim/index.ts';
 import { prune } from '../graph/prune.ts';
 import type { Tensor } from '../graph/tensor.ts';
 import { Rng } from '../rng.ts';
-import { createSession, runChecked, toOrt, type ExecutionProvider } from '../train/session.ts';
+import { cosine } from '../runtime/schedule.ts';
+import { createSession, runChecked, toOrt, type ExecutionProvider } from '../runtime/session.ts';
+import { tensorsOf } from '../runtime/state.ts';
+import { graphStepper, type TrainingGraph } from '../runtime/stepper.ts';
 import { checkLabeled, type Accuracy, type LabeledFeatures } from './knn.ts';
 import { progressBar } from './progress.ts';
-import { cosineLr, GraphTrainer, type StepGraph } from './steps.ts';
 
 export interface ProbeOptions {
   numClasses?: number;
@@ -53,25 +56,28 @@ function ctx(name: string, seed: number): Ctx {
   return { b, rng: Rng.fromSeed(seed, 'graph'), mode: 'train', updates: [] };
 }
 
+/** The probe's optimizer group (its loss output is `loss.probe`). */
+export const PROBE = 'probe';
+
 /** `features` (B, D), `labels` (B) int64 → `loss.probe`, `<param>.grad`. */
-export function probeTrainGraph(B: number, D: number, K: number, o: { hidden?: number; seed?: number } = {}): StepGraph {
+export function probeTrainGraph(B: number, D: number, K: number, o: { hidden?: number; seed?: number } = {}): TrainingGraph {
   const c = ctx('probe.train', o.seed ?? 0);
   const { b } = c;
-  const x = b.input('features', 'float32', [B, D]);
-  const y = b.input('labels', 'int64', [B]);
+  const x = b.input(FEATURES, 'float32', [B, D]);
+  const y = b.input(LABELS, 'int64', [B]);
   const logp = b.LogSoftmax(head(c, x, K, o.hidden), -1);
   const loss = b.Neg(b.ReduceMean(b.GatherElements(logp, b.Unsqueeze(y, [1]), 1), undefined, false));
-  b.output(loss, 'loss.probe');
+  b.output(loss, lossName({ group: PROBE, term: null }));
   const params = [...b.params];
   gradients(b, loss, params.map((p) => p.value)).forEach((g, i) => b.output(g!, gradName(params[i]!.value.name)));
   prune(b);
-  return { graph: b.graph, params, buffers: [], loss: 'loss.probe' };
+  return { graph: b.graph, params, buffers: [] };
 }
 
 /** `features` (B, D), B dynamic, head parameters as inputs → `logp` (B, K). */
 function probeInferGraph(D: number, K: number, hidden?: number) {
   const c = ctx('probe.infer', 0);
-  c.b.output(c.b.LogSoftmax(head({ ...c, mode: 'infer' }, c.b.input('features', 'float32', ['B', D]), K, hidden), -1), 'logp');
+  c.b.output(c.b.LogSoftmax(head({ ...c, mode: 'infer' }, c.b.input(FEATURES, 'float32', ['B', D]), K, hidden), -1), LOGP);
   return c.b.graph;
 }
 
@@ -79,10 +85,10 @@ function probeInferGraph(D: number, K: number, hidden?: number) {
 export async function headLogProbs(x: Float32Array, D: number, K: number, params: ReadonlyMap<string, Tensor>, o: { hidden?: number; ep?: ExecutionProvider; threads?: number } = {}): Promise<Float32Array> {
   const session = await createSession(encodeModel(probeInferGraph(D, K, o.hidden)).model, { ep: o.ep, threads: o.threads });
   try {
-    const feeds: Record<string, ort.Tensor> = { features: new ort.Tensor('float32', x, [x.length / D, D]) };
-    for (const name of session.inputNames) if (name !== 'features') feeds[name] = toOrt(params.get(name)!);
+    const feeds: Record<string, ort.Tensor> = { [FEATURES]: new ort.Tensor('float32', x, [x.length / D, D]) };
+    for (const name of session.inputNames) if (name !== FEATURES) feeds[name] = toOrt(params.get(name)!);
     const out = await runChecked(session, feeds);
-    return out.logp!.data as Float32Array;
+    return out[LOGP]!.data as Float32Array;
   } finally {
     await session.release();
   }
@@ -153,7 +159,7 @@ export async function linearProbe(train: LabeledFeatures, test: LabeledFeatures,
   const xt = standardize(test.features);
 
   const g = probeTrainGraph(B, D, K, { hidden: o.hidden, seed });
-  const trainer = await GraphTrainer.create(g, { name: 'sgd', lr, momentum: 0.9, nesterov: true, weight_decay: 0 }, { ep: o.ep, threads: o.threads });
+  const { stepper, state } = await graphStepper(PROBE, g, { name: 'sgd', lr, momentum: 0.9, nesterov: true, weight_decay: 0 }, { ep: o.ep, threads: o.threads });
   const steps = Math.floor(n / B);
   const order = Rng.fromSeed(seed, 'probe.order');
   const losses: number[] = [];
@@ -170,17 +176,19 @@ export async function linearProbe(train: LabeledFeatures, test: LabeledFeatures,
           xb.set(xs.subarray(r * D, (r + 1) * D), i * D);
           yb[i] = BigInt(train.labels[r]!);
         }
-        const feeds = { features: new ort.Tensor('float32', xb.slice(), [B, D]), labels: new ort.Tensor('int64', yb.slice(), [B]) };
-        sum += await trainer.run(feeds, cosineLr(lr, e * steps + s, epochs * steps));
+        const feeds = { [FEATURES]: new ort.Tensor('float32', xb.slice(), [B, D]), [LABELS]: new ort.Tensor('int64', yb.slice(), [B]) };
+        const step = e * steps + s;
+        const r = await stepper.step([feeds], { [PROBE]: cosine(lr, 0, step / (epochs * steps)) }, { [PROBE]: step });
+        sum += r.losses[0]!.value;
       }
       losses.push(sum / steps);
       bar.tick();
     }
   } finally {
     bar.stop();
+    await stepper.release();
   }
-  const params = trainer.current();
-  await trainer.release();
+  const params = tensorsOf(state, g.params.map((p) => p.value.name));
   const logp = await headLogProbs(xt, D, K, params, { hidden: o.hidden, ep: o.ep, threads: o.threads });
   return { ...scoreAccuracy(logp, K, test.labels, test.videos), losses, head: params };
 }

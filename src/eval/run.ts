@@ -11,7 +11,7 @@ import { encoderGraph } from '../graph/model/graphs.ts';
 import type { ModelSpec } from '../graph/model/spec.ts';
 import { sameShape } from '../graph/shape.ts';
 import type { Tensor } from '../graph/tensor.ts';
-import { decodeSafetensors } from '../train/safetensors.ts';
+import { decodeSafetensors } from '../graph/safetensors.ts';
 
 export interface Checkpoint {
   path: string;

@@ -1,31 +1,19 @@
-// k-NN validation during training and after it: which epochs validate, and the accuracy of a run's checkpoint or of
-// parameters held in memory. The trainer keeps the checkpoint with the highest `top1` (higher is better).
+// k-NN validation during training and after it: the accuracy of a run directory's checkpoint, and `Validation`,
+// which the trainer opens once per run: the artifacts' encoder.onnx, fed at each validation the parameters the run
+// holds then (no graph is built, no session and no loader started per validation). The trainer keeps the checkpoint
+// with the highest `top1` (higher is better).
 import type { Config, EvalConfig } from '../config/index.ts';
 import { UserError } from '../errors.ts';
+import type { Loader } from '../data/loader.ts';
 import { StoreReader } from '../data/store.ts';
-import { modelSpec } from '../graph/model/from-config.ts';
-import type { Tensor } from '../graph/tensor.ts';
-import type { ExecutionProvider } from '../train/session.ts';
-import { DEFAULT_TEST_VIEWS, DEFAULT_TRAIN_VIEWS, extractFeatures, labeledLevel, runFeatures, storeOf, type Features, type Pool, type Views } from './features.ts';
-import { knnClassify, type KnnAccuracy } from './knn.ts';
-import { loadRun, matchEncoder, type CheckpointChoice, type Run } from './run.ts';
-
-/**
- * The epochs (1-based) after which k-NN validation runs, for `epochs` epochs of training; empty when `every` is 0.
- * linear: every `every`-th epoch, and the last. exponential: 1, b, b², … and the last, with b = `every`; b = 1 means
- * every epoch (the original's exponential schedule with 1 validated only the first and last epochs).
- */
-export function knnSchedule(knn: Pick<EvalConfig['knn'], 'schedule' | 'every'>, epochs: number): Set<number> {
-  const out = new Set<number>();
-  if (knn.every === 0 || epochs < 1) return out;
-  if (knn.schedule === 'linear' || knn.every === 1) {
-    for (let e = knn.every; e <= epochs; e += knn.every) out.add(e);
-  } else {
-    for (let e = 1; e <= epochs; e *= knn.every) out.add(e);
-  }
-  out.add(epochs);
-  return out;
-}
+import { EMBEDDING } from '../graph/names.ts';
+import { EncoderSession } from '../runtime/encoder.ts';
+import type { FeedSource } from '../runtime/feeds.ts';
+import type { ExecutionProvider, SessionOptions } from '../runtime/session.ts';
+import { encoderLevels } from './encoder.ts';
+import { DEFAULT_TEST_VIEWS, DEFAULT_TRAIN_VIEWS, encodeSplit, evalLoader, labeledLevel, runFeatures, storeOf, type Features, type Pool, type Views } from './features.ts';
+import { knnClassify, type KnnAccuracy, type KnnOptions } from './knn.ts';
+import { loadRun, type CheckpointChoice, type Run } from './run.ts';
 
 /** The splits k-NN, the probe and fine-tuning use: `train`, and `val` when the store has it, else `test`. */
 export function evalSplits(store: string): { train: string; test: string } {
@@ -70,48 +58,75 @@ export interface SplitFeatures {
   splits: { train: string; test: string };
 }
 
-/** Train and test features of a run's checkpoint (through the cache) or of parameters in memory (never cached). */
-export async function splitFeatures(source: Run | { config: Config; params: ReadonlyMap<string, Tensor> }, o: FeatureOptions & { cache?: boolean } = {}): Promise<SplitFeatures> {
-  const config = source.config;
-  const store = storeOf(config, o.store);
+/** Train and test features of a run's checkpoint, through the cache. */
+export async function splitFeatures(run: Run, o: FeatureOptions & { cache?: boolean } = {}): Promise<SplitFeatures> {
+  const store = storeOf(run.config, o.store);
   const splits = evalSplits(store);
-  const level = o.level ?? 'embedding';
-  const spec = 'spec' in source ? source.spec : modelSpec(config, 1);
-  const known = ['embedding', ...spec.groups];
+  const known = encoderLevels(run.spec);
+  const level = o.level ?? EMBEDDING;
   if (!known.includes(level)) throw new UserError('--level', `unknown level "${level}"`, `this encoder has ${known.join(', ')}`);
-  const common = { store, pool: o.pool, batchSize: o.batchSize, ep: o.ep, threads: o.threads, progress: o.progress };
-  const extract = (split: string, views: Views) =>
-    'dir' in source
-      ? runFeatures(source, { ...common, split, views, cache: o.cache })
-      : extractFeatures({ ...common, config, spec, params: matchEncoder('parameters', spec, config.train.seed, source.params), split, views });
-  const train = await extract(splits.train, o.trainViews ?? DEFAULT_TRAIN_VIEWS);
-  const test = await extract(splits.test, o.testViews ?? DEFAULT_TEST_VIEWS);
+  const common = { store, pool: o.pool, batchSize: o.batchSize, ep: o.ep, threads: o.threads, progress: o.progress, cache: o.cache };
+  const train = await runFeatures(run, { ...common, split: splits.train, views: o.trainViews ?? DEFAULT_TRAIN_VIEWS });
+  const test = await runFeatures(run, { ...common, split: splits.test, views: o.testViews ?? DEFAULT_TEST_VIEWS });
   return { train, test, splits };
 }
 
+type KnnChoice = Pick<KnnOptions, 'k' | 'temperature' | 'engine' | 'threads' | 'progress'>;
+
+/** k-NN accuracy of one level of train and test features; `k` and `temperature` default to the config's. */
+async function knnSummary(f: SplitFeatures, level: string, knn: EvalConfig['knn'], o: KnnChoice): Promise<KnnSummary> {
+  const classes = f.train.classes.length;
+  const results = await knnClassify(labeledLevel(f.train, level), labeledLevel(f.test, level), {
+    k: o.k ?? knn.k, temperature: o.temperature ?? knn.temperature, numClasses: classes > 0 ? classes : undefined, engine: o.engine, threads: o.threads, progress: o.progress,
+  });
+  return { top1: results[0]!.clip.top1, top5: results[0]!.clip.top5, level, splits: f.splits, results };
+}
+
+/** k-NN accuracy of a run directory's checkpoint (`checkpoint` picks it; default best, else last). */
+export async function evaluateKnn(runDir: string, o: FeatureOptions & KnnChoice & { checkpoint?: CheckpointChoice; cache?: boolean } = {}): Promise<KnnSummary> {
+  const run = loadRun(runDir, { checkpoint: o.checkpoint });
+  return knnSummary(await splitFeatures(run, o), o.level ?? EMBEDDING, run.config.eval.knn, o);
+}
+
 /**
- * k-NN accuracy of a run directory's checkpoint (`source` a path; `checkpoint` picks it) or of parameters in memory
- * (a map with every encoder parameter and buffer: what the trainer holds at the end of an epoch).
+ * k-NN validation during training, on the level `embedding`: the run's encoder.onnx (parameters and buffers are its
+ * inputs) and the loaders of the train and test views, opened once per run; at each validation, one epoch of each
+ * loader through the encoder fed the parameters the run holds.
  */
-export async function evaluateKnn(
-  source: string | ReadonlyMap<string, Tensor>,
-  config: Config | undefined,
-  o: FeatureOptions & { checkpoint?: CheckpointChoice; k?: readonly number[]; temperature?: number; cache?: boolean; engine?: 'ort' | 'js' } = {},
-): Promise<KnnSummary> {
-  let src: Run | { config: Config; params: ReadonlyMap<string, Tensor> };
-  if (typeof source === 'string') {
-    src = loadRun(source, { checkpoint: o.checkpoint });
-  } else {
-    if (!config) throw new Error('evaluateKnn: parameters in memory need their config');
-    src = { config, params: source };
+export class Validation implements AsyncDisposable {
+  private constructor(
+    private readonly config: Config,
+    private readonly encoder: EncoderSession,
+    private readonly loaders: { train: Loader; test: Loader },
+    private readonly splits: { train: string; test: string },
+    private readonly threads: number | undefined,
+  ) {}
+
+  static async open(config: Config, encoderFile: string, o: SessionOptions = {}): Promise<Validation> {
+    const splits = evalSplits(storeOf(config));
+    // Between validations the loaders' workers idle and hold no batches.
+    const loader = (split: string, views: Views) => evalLoader({ config, split, views, prefetchAcrossEpochs: false });
+    const loaders = { train: loader(splits.train, DEFAULT_TRAIN_VIEWS), test: loader(splits.test, DEFAULT_TEST_VIEWS) };
+    try {
+      return new Validation(config, await EncoderSession.open(encoderFile, encoderLevels(config.arch), o), loaders, splits, o.threads);
+    } catch (e) {
+      await Promise.all([loaders.train.close(), loaders.test.close()]);
+      throw e;
+    }
   }
-  const cfg = src.config;
-  const level = o.level ?? 'embedding';
-  const { train, test, splits } = await splitFeatures(src, o);
-  const results = await knnClassify(
-    labeledLevel(train, level),
-    labeledLevel(test, level),
-    { k: o.k ?? cfg.eval.knn.k, temperature: o.temperature ?? cfg.eval.knn.temperature, numClasses: train.classes.length > 0 ? train.classes.length : undefined, engine: o.engine, threads: o.threads, progress: o.progress },
-  );
-  return { top1: results[0]!.clip.top1, top5: results[0]!.clip.top5, level, splits, results };
+
+  /** k-NN accuracy of the encoder with the parameters and buffers in `params` (a run's state: extra entries unused). */
+  async knn(params: FeedSource): Promise<KnnSummary> {
+    const train = await encodeSplit(this.encoder, this.loaders.train, { split: this.splits.train, params, levels: [EMBEDDING] });
+    const test = await encodeSplit(this.encoder, this.loaders.test, { split: this.splits.test, params, levels: [EMBEDDING] });
+    return knnSummary({ train, test, splits: this.splits }, EMBEDDING, this.config.eval.knn, { threads: this.threads });
+  }
+
+  async release(): Promise<void> {
+    await Promise.all([this.encoder.release(), this.loaders.train.close(), this.loaders.test.close()]);
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.release();
+  }
 }

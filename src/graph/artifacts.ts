@@ -4,16 +4,17 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { join } from 'node:path';
 import { tempPath } from '../atomic.ts';
 import { saveConfig, type Config } from '../config/index.ts';
-import { writeSafetensors } from '../train/safetensors.ts';
 import { GraphBuilder } from './builder.ts';
 import { modelSpec } from './model/from-config.ts';
-import { EMA, emaGraph, encoderGraph, groupOptimizerSpec, mineTrainGraph, stepGraph, trainGraph, type TrainGraph } from './model/graphs.ts';
+import { emaGraph, encoderGraph, groupOptimizerSpec, mineTrainGraph, stepGraph, trainGraph, type TrainGraph } from './model/graphs.ts';
+import { EMA } from './names.ts';
 import type { PositionInput } from './model/positions.ts';
 import type { GroupName } from './model/spec.ts';
 import { encodeModel } from './onnx.ts';
 import { buildOptimizerGraph, optimizerState } from './optim/index.ts';
 import type { Value } from './ir.ts';
 import { IR_VERSION, OPSET } from './ops/index.ts';
+import { writeSafetensors } from './safetensors.ts';
 import type { Tensor } from './tensor.ts';
 
 export const MANIFEST = 'manifest.json';

@@ -7,7 +7,7 @@ import { UserError } from '../errors.ts';
 import type { RngState } from '../rng.ts';
 import type { Tensor } from '../graph/tensor.ts';
 import type { LoaderState } from '../data/loader.ts';
-import { readSafetensors, writeSafetensors } from './safetensors.ts';
+import { readSafetensors, writeSafetensors } from '../graph/safetensors.ts';
 import { removeStaleTemp, tempPath } from '../atomic.ts';
 
 export const CHECKPOINT_FORMAT = 'vhssl-checkpoint/1';
@@ -23,6 +23,17 @@ export interface TrainProgress {
   loader: LoaderState;
   /** Best k-NN top-1 so far, or null. */
   best: number | null;
+}
+
+/** The progress of a new run: step 0, the stream at `position`. */
+export const startProgress = (groups: readonly string[], position: Pick<TrainProgress, 'rng' | 'loader'>): TrainProgress =>
+  ({ step: 0, epoch: 0, groupSteps: Object.fromEntries(groups.map((g) => [g, 0])), ...position, best: null });
+
+/** The progress after one more step in which the groups `trained` stepped, the stream now at `position`. */
+export function advance(p: TrainProgress, trained: readonly string[], stepsPerEpoch: number, position: Pick<TrainProgress, 'rng' | 'loader'>): TrainProgress {
+  const groupSteps = { ...p.groupSteps };
+  for (const g of trained) groupSteps[g]! += 1;
+  return { ...p, step: p.step + 1, epoch: Math.floor((p.step + 1) / stepsPerEpoch), groupSteps, ...position };
 }
 
 export interface Checkpoint {

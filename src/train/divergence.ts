@@ -2,9 +2,13 @@
 // not finite. A checkpoint is good when every tensor it holds is finite and every parameter lies within ±PARAM_BOUND;
 // a bad one is never written: the run stops at that step instead. Either way the error names the quantity, its group
 // and the step, and the last good checkpoint (the last one written, since only good ones are).
+import type * as ort from 'onnxruntime-node';
 import { UserError } from '../errors.ts';
 import type { Manifest } from '../graph/artifacts.ts';
+import { EMA, lossOutputs } from '../graph/names.ts';
 import type { Tensor } from '../graph/tensor.ts';
+import { tensorsOf } from '../runtime/state.ts';
+import type { Checkpoints, TrainProgress } from './checkpoint.ts';
 
 /**
  * The largest |parameter| of a good checkpoint. Healthy runs stay near 1 (config tiny: 1.06 after 300 steps; the
@@ -43,15 +47,6 @@ export class DivergedError extends UserError {
   }
 }
 
-/** Loss outputs are `loss.<group>` (a group's total) and `loss.<group>.<term>`, for the manifest's groups. */
-function lossQuantity(name: string, groups: readonly string[]): Quantity | null {
-  for (const group of groups) {
-    if (name === `loss.${group}`) return { kind: 'loss', group, term: null };
-    if (name.startsWith(`loss.${group}.`)) return { kind: 'loss', group, term: name.slice(`loss.${group}.`.length) };
-  }
-  return null;
-}
-
 /** The largest |x| of a floating-point tensor, or its first value that is not finite. */
 function maxAbs(t: Tensor): number {
   if (t.dtype !== 'float32' && t.dtype !== 'float64') return 0;
@@ -71,23 +66,18 @@ export class DivergenceCheck {
   private readonly tensors = new Map<string, Quantity>();
 
   constructor(m: Manifest) {
-    const groups = Object.keys(m.groups);
-    for (const out of Object.values(m.graphs).flatMap((g) => g.outputs)) {
-      if (!out.name.startsWith('loss.')) continue;
-      const q = lossQuantity(out.name, groups);
-      if (!q) throw new Error(`artifacts: loss output ${out.name} names none of the groups ${groups.join(', ')}`);
-      this.losses.set(out.name, q);
-    }
+    const outputs = Object.values(m.graphs).flatMap((g) => g.outputs.map((o) => o.name));
+    for (const [name, key] of lossOutputs(outputs, Object.keys(m.groups))) this.losses.set(name, { kind: 'loss', ...key });
     for (const [group, e] of Object.entries(m.groups)) {
       for (const name of e.params) this.tensors.set(name, { kind: 'parameter', group, name });
       for (const name of e.buffers) this.tensors.set(name, { kind: 'buffer', group, name });
       for (const name of e.state) this.tensors.set(name, { kind: 'optimizer state', group, name });
     }
-    for (const name of m.ema?.params ?? []) this.tensors.set(name, { kind: 'parameter', group: 'ema', name });
-    for (const name of m.ema?.buffers ?? []) this.tensors.set(name, { kind: 'buffer', group: 'ema', name });
+    for (const name of m.ema?.params ?? []) this.tensors.set(name, { kind: 'parameter', group: EMA, name });
+    for (const name of m.ema?.buffers ?? []) this.tensors.set(name, { kind: 'buffer', group: EMA, name });
   }
 
-  /** The first loss, then gradient norm (by group), of a step that is not finite; null when all are. */
+  /** The first loss (by output name), then gradient norm (by group), of a step that is not finite; null when all are. */
   step(losses: Readonly<Record<string, number>>, gradNorms: Readonly<Record<string, number>>): Finding | null {
     for (const [name, value] of Object.entries(losses)) {
       const quantity = this.losses.get(name);
@@ -109,5 +99,19 @@ export class DivergenceCheck {
       if (quantity.kind === 'parameter' && m > PARAM_BOUND && m > (worst?.value ?? 0)) worst = { quantity, value: m };
     }
     return worst;
+  }
+}
+
+/** Writes only good checkpoints, so that the last one written is the last good one. */
+export class GoodCheckpoints {
+  constructor(private readonly ckpts: Checkpoints, private readonly check: DivergenceCheck, private readonly configHash: string, public lastGood: string | null) {}
+
+  /** Writes the checkpoint of `state` at `progress`, or throws the DivergedError that names what makes it bad. */
+  save(state: ReadonlyMap<string, ort.Tensor>, progress: TrainProgress, o: { best?: boolean } = {}): string {
+    const tensors = tensorsOf(state);
+    const bad = this.check.checkpoint(tensors);
+    if (bad) throw new DivergedError(progress.step, bad, this.lastGood);
+    this.lastGood = this.ckpts.save({ progress, configHash: this.configHash, tensors }, o);
+    return this.lastGood;
   }
 }

@@ -113,7 +113,7 @@ function createExclusive(file: string, text: string): boolean {
   return true;
 }
 
-export class RunLock {
+export class RunLock implements Disposable {
   private released = false;
   private readonly onExit = () => this.release();
 
@@ -165,6 +165,10 @@ export class RunLock {
       // best effort: a lock left behind is stale once this process is gone, and the next run takes it over
     }
     if (this.createdDir) removeIfEmpty(this.createdDir);
+  }
+
+  [Symbol.dispose](): void {
+    this.release();
   }
 }
 

@@ -10,7 +10,7 @@ export type StopSignal = 'SIGINT' | 'SIGTERM';
 /** The exit status of a command stopped by `s`, as a shell reports a process killed by it. */
 export const stopExitCode = (s: StopSignal): number => 128 + constants.signals[s];
 
-export class StopRequests {
+export class StopRequests implements Disposable {
   /** The first stop signal received, or null. */
   signal: StopSignal | null = null;
   private readonly handlers = (['SIGINT', 'SIGTERM'] as const).map((s) => [s, () => this.receive(s)] as const);
@@ -32,5 +32,9 @@ export class StopRequests {
 
   dispose(): void {
     for (const [s, h] of this.handlers) process.off(s, h);
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 }

@@ -6,8 +6,8 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import type { Manifest } from '../../src/graph/artifacts.ts';
-import { readSafetensors } from '../../src/train/safetensors.ts';
-import { createSession } from '../../src/train/session.ts';
+import { readSafetensors } from '../../src/graph/safetensors.ts';
+import { createSession } from '../../src/runtime/session.ts';
 import { tempDir } from '../temp.ts';
 import { vhssl } from './run.ts';
 

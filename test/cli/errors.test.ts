@@ -11,7 +11,7 @@ import { after, before, describe, mock, test } from 'node:test';
 import { cli } from '../data/helpers.ts';
 import { exportEncoder } from '../../src/eval/export.ts';
 import { loadRun } from '../../src/eval/run.ts';
-import { ensureProvider } from '../../src/train/session.ts';
+import { ensureProvider } from '../../src/runtime/session.ts';
 import { makeRun, makeStore, tempDir, tinyConfig } from '../eval/fixtures.ts';
 import { BIN } from './run.ts';
 

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
 import { loaderFromConfig } from '../../src/data/from-config.ts';
-import { readSafetensors } from '../../src/train/safetensors.ts';
+import { readSafetensors } from '../../src/graph/safetensors.ts';
 import { movingMnist } from '../fixtures.ts';
 import { tempDir } from '../temp.ts';
 import { BIN, vhssl } from './run.ts';

@@ -8,7 +8,7 @@ import { encoderInits } from '../../src/eval/run.ts';
 import { modelSpec } from '../../src/graph/model/from-config.ts';
 import type { Tensor } from '../../src/graph/tensor.ts';
 import { StoreWriter } from '../../src/data/store.ts';
-import { writeSafetensors } from '../../src/train/safetensors.ts';
+import { writeSafetensors } from '../../src/graph/safetensors.ts';
 import { Rng } from '../../src/rng.ts';
 
 export { tempDir } from '../temp.ts';

@@ -1,6 +1,6 @@
 // Run directories, feature extraction and validation: loadRun picks and checks checkpoints, features match the encoder
-// graph run directly, the cache is keyed by checkpoint and split, the k-NN schedule, evaluateKnn from a run and from
-// parameters in memory.
+// graph run directly, the cache is keyed by checkpoint and split, the k-NN schedule, evaluateKnn from a run and the
+// trainer's validation from the artifacts' encoder fed the same parameters.
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,11 +9,13 @@ import * as ort from 'onnxruntime-node';
 import { UserError } from '../../src/errors.ts';
 import { extractFeatures, parseViews, runFeatures } from '../../src/eval/features.ts';
 import { loadRun } from '../../src/eval/run.ts';
-import { evaluateKnn, knnSchedule } from '../../src/eval/validate.ts';
+import { evaluateKnn, Validation } from '../../src/eval/validate.ts';
+import { buildArtifacts } from '../../src/graph/artifacts.ts';
 import { encoderGraph } from '../../src/graph/model/graphs.ts';
 import { encodeModel } from '../../src/graph/onnx.ts';
-import { createSession, toOrt } from '../../src/train/session.ts';
-import { writeSafetensors } from '../../src/train/safetensors.ts';
+import { createSession, toOrt } from '../../src/runtime/session.ts';
+import { writeSafetensors } from '../../src/graph/safetensors.ts';
+import { knnSchedule } from '../../src/train/schedule.ts';
 import { checkpointTensors, makeRun, makeStore, tempDir, tinyConfig } from './fixtures.ts';
 import { Loader } from '../../src/data/loader.ts';
 
@@ -123,19 +125,28 @@ describe('runs, features, validation', () => {
     assert.equal(readdirSync(join(runDir, 'features')).length, 3);
   });
 
-  test('evaluateKnn: from a run directory and from parameters in memory, the same answer', async () => {
-    const fromDir = await evaluateKnn(runDir, undefined, { k: [1, 5], threads: 1 });
-    const run = loadRun(runDir);
-    const fromParams = await evaluateKnn(run.params, run.config, { k: [1, 5], threads: 1 });
-    assert.deepEqual(fromParams, fromDir);
+  test('evaluateKnn from a run directory and the validation from the artifacts\' encoder fed its parameters agree', async () => {
+    const fromDir = await evaluateKnn(runDir, { k: [1, 5], threads: 1 });
     assert.deepEqual(fromDir.splits, { train: 'train', test: 'test' });
     assert.equal(fromDir.results[0]!.clip.count, 24);
     assert.equal(fromDir.results[0]!.video.count, 8);
     assert.equal(fromDir.top1, fromDir.results[0]!.clip.top1);
-    await assert.rejects(() => evaluateKnn(runDir, undefined, { level: 'clip' }), userError(/^--level: unknown level "clip" \(this encoder has embedding, space, time\)/));
-    const partial = new Map(run.params);
-    partial.delete('space.embed.bias');
-    await assert.rejects(() => evaluateKnn(partial, run.config), userError(/^parameters: missing 1 encoder tensor/));
+    await assert.rejects(() => evaluateKnn(runDir, { level: 'clip' }), userError(/^--level: unknown level "clip" \(this encoder has embedding, space, time\)/));
+
+    const run = loadRun(runDir);
+    const m = buildArtifacts(run.config, run.hash, join(tmp.dir, 'artifacts'));
+    await using validation = await Validation.open({ ...run.config, eval: { ...run.config.eval, knn: { ...run.config.eval.knn, k: [1, 5] } } }, join(tmp.dir, 'artifacts', m.graphs.encoder!.file), { threads: 1 });
+    const params = new Map([...run.params].map(([k, t]) => [k, toOrt(t)]));
+    for (let i = 0; i < 2; i++) {
+      const inTraining = await validation.knn(params);
+      assert.deepEqual(inTraining.results.map((r) => [r.k, r.clip.count, r.video.count]), fromDir.results.map((r) => [r.k, r.clip.count, r.video.count]));
+      for (const [a, b] of inTraining.results.map((r, k) => [r, fromDir.results[k]!] as const)) {
+        // Parameters fed as inputs or baked in as initializers: the same features up to rounding, the same neighbours.
+        assert.ok(Math.abs(a.clip.top1 - b.clip.top1) <= 100 / 24 && Math.abs(a.video.top1 - b.video.top1) <= 100 / 8, `k=${a.k}: ${a.clip.top1} vs ${b.clip.top1}`);
+      }
+    }
+    params.delete('space.embed.bias');
+    await assert.rejects(() => validation.knn(params), /missing feeds \[space\.embed\.bias\]/);
   });
 
   test('a copied checkpoint keeps working; the cache directory stays inside the run', () => {

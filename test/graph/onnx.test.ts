@@ -13,7 +13,7 @@ import { IR_VERSION, OPSET } from '../../src/graph/ops/index.ts';
 import { DTYPE_FROM_ONNX, float32ToFloat16Bits } from '../../src/graph/dtype.ts';
 import { tensor, type Tensor } from '../../src/graph/tensor.ts';
 import { Rng } from '../../src/rng.ts';
-import { createSession } from '../../src/train/session.ts';
+import { createSession } from '../../src/runtime/session.ts';
 import { randomTensor, runGraph, sessionOf, values } from '../helpers.ts';
 
 /** A graph with every attribute kind, constants of several dtypes, an omitted optional input, a multi-output node

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { GraphBuilder } from '../../src/graph/builder.ts';
-import { dropout, DROPOUT_SEED } from '../../src/graph/nn/dropout.ts';
+import { DROPOUT_SEED } from '../../src/graph/names.ts';
+import { dropout } from '../../src/graph/nn/dropout.ts';
 import type { Ctx } from '../../src/graph/nn/layers.ts';
 import { tensor } from '../../src/graph/tensor.ts';
 import { Rng } from '../../src/rng.ts';

@@ -3,7 +3,8 @@
 // group's parameters keep the float32 check well above rounding noise.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { clsTrainGraph, gradName, mineTrainGraph, vicregTrainGraph, type TrainGraph } from '../../src/graph/model/graphs.ts';
+import { clsTrainGraph, mineTrainGraph, vicregTrainGraph, type TrainGraph } from '../../src/graph/model/graphs.ts';
+import { gradName } from '../../src/graph/names.ts';
 import type { ModelSpec } from '../../src/graph/model/spec.ts';
 import type { Tensor } from '../../src/graph/tensor.ts';
 import { Rng } from '../../src/rng.ts';

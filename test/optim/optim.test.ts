@@ -4,10 +4,8 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { OptimizerConfig } from '../../src/config/schema.ts';
 import { GraphBuilder } from '../../src/graph/builder.ts';
-import {
-  buildOptimizerGraph, decays, GRAD_NORM, gradName, initOptimizerState, LR, newName, optimizerSpec, optimizerState, STEP,
-  type OptimizerSpec, type OptimParam,
-} from '../../src/graph/optim/index.ts';
+import { GRAD_NORM, gradName, LR, newName, STEP } from '../../src/graph/names.ts';
+import { buildOptimizerGraph, decays, initOptimizerState, optimizerSpec, optimizerState, type OptimizerSpec, type OptimParam } from '../../src/graph/optim/index.ts';
 import { tensor, type Tensor } from '../../src/graph/tensor.ts';
 import { Rng } from '../../src/rng.ts';
 import { randomTensor, runGraph, sessionOf, values } from '../helpers.ts';

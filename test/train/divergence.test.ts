@@ -7,7 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import type { Manifest } from '../../src/graph/artifacts.ts';
 import { tensor } from '../../src/graph/tensor.ts';
 import { DivergedError, DivergenceCheck, PARAM_BOUND } from '../../src/train/divergence.ts';
-import { readSafetensors } from '../../src/train/safetensors.ts';
+import { readSafetensors } from '../../src/graph/safetensors.ts';
 import { vhssl } from '../cli/run.ts';
 import { movingMnist } from '../fixtures.ts';
 import { tempDir } from '../temp.ts';

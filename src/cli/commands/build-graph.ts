@@ -5,7 +5,7 @@ import { writingInto } from '../../fs-errors.ts';
 import { buildArtifacts, readManifest } from '../../graph/artifacts.ts';
 import { checkOutputDir } from '../../out-path.ts';
 import { parseCommandArgs, requireOption } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 const options = {
   config: { type: 'string' },

@@ -4,6 +4,7 @@ import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../errors.ts';
 import { METHODS, type Method } from '../../eval/embed2d.ts';
+import { encoderLevels } from '../../eval/encoder.ts';
 import { labeledLevel, parseViews, runFeatures, viewsText, type Pool, type Views } from '../../eval/features.ts';
 import { finetune } from '../../eval/finetune.ts';
 import { knnClassify, type Accuracy } from '../../eval/knn.ts';
@@ -14,10 +15,11 @@ import { loadRun, type Run } from '../../eval/run.ts';
 import { splitFeatures, evalSplits } from '../../eval/validate.ts';
 import { storeOf } from '../../eval/features.ts';
 import { fsUserError, writingInto } from '../../fs-errors.ts';
+import { EMBEDDING } from '../../graph/names.ts';
 import { checkOutputDir } from '../../out-path.ts';
-import { ensureProvider, type ExecutionProvider } from '../../train/session.ts';
+import { ensureProvider, type ExecutionProvider } from '../../runtime/session.ts';
 import { EP_USAGE, epOption, intOption, parseCommandArgs, positiveOption, requireOption } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 const common = {
   run: { type: 'string' },
@@ -108,7 +110,7 @@ async function commonOf(v: Record<string, string | boolean | undefined>): Promis
   const run = await openRun(runDir, v.checkpoint as string | undefined, ep);
   return {
     run,
-    level: (v.level as string | undefined) ?? 'embedding',
+    level: (v.level as string | undefined) ?? EMBEDDING,
     views: {
       train: v['train-views'] === undefined ? { kind: 'multiview', temporal: 1, spatial: 1 } : parseViews('--train-views', v['train-views'] as string, run.config),
       test: v.views === undefined ? { kind: 'multiview', temporal: 3, spatial: 1 } : parseViews('--views', v.views as string, run.config),
@@ -174,7 +176,7 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
     });
     console.log(`fine-tuned ${describeRun(run)} for ${r.steps} steps; loss per epoch ${r.losses.map((l) => l.toFixed(4)).join(' ')}`);
     console.log(`  clip  ${fmtAcc(r.clip)}   video  ${fmtAcc(r.video)}`);
-    record(run, { kind: 'finetune', level: 'embedding', clip: r.clip, video: r.video });
+    record(run, { kind: 'finetune', level: EMBEDDING, clip: r.clip, video: r.video });
     return 0;
   },
 
@@ -198,9 +200,8 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
 /** Writes RUN_DIR/pictures/<method>-<level>-<split>.svg|png; returns the files. */
 async function pictures(c: Common, split: string | undefined, methods: Method[] | undefined, maxPoints: number | undefined): Promise<string[]> {
   const s = split ?? evalSplits(storeOf(c.run.config, c.feature.store)).test;
-  if (!['embedding', ...c.run.spec.groups].includes(c.level)) {
-    throw new UserError('--level', `unknown level "${c.level}"`, `this encoder has ${['embedding', ...c.run.spec.groups].join(', ')}`);
-  }
+  const known = encoderLevels(c.run.spec);
+  if (!known.includes(c.level)) throw new UserError('--level', `unknown level "${c.level}"`, `this encoder has ${known.join(', ')}`);
   const f = await runFeatures(c.run, { ...c.feature, split: s, views: s === 'train' ? c.views.train : c.views.test });
   const dir = join(c.run.dir, 'pictures');
   const made = await writingInto(dir, async () => writePictures(f, dir, { level: c.level, methods, maxPoints, seed: c.run.config.train.seed }));

@@ -3,7 +3,7 @@
 import { exportEncoder, INPUT_LAYOUT } from '../../eval/export.ts';
 import { loadRun } from '../../eval/run.ts';
 import { parseCommandArgs, requireOption } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 const options = {
   run: { type: 'string' },

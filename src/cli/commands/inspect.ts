@@ -5,7 +5,7 @@ import { UserError } from '../../errors.ts';
 import { decodeModel, type ModelProto } from '../../graph/onnx.ts';
 import { modelToText } from '../../graph/text.ts';
 import { parseCommandArgs } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 const options = {
   summary: { type: 'boolean' },

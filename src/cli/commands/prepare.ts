@@ -8,7 +8,7 @@ import { DATASETS, readLayout, type Dataset } from '../../data/layouts/index.ts'
 import { generateMovingMnist } from '../../data/moving-mnist.ts';
 import { prepare, type SizeSpec, type Summary } from '../../data/prepare.ts';
 import { intOption, parseCommandArgs, positiveOption, requireOption } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 const options = {
   dataset: { type: 'string' },

@@ -9,7 +9,7 @@ import { writingInto } from '../../fs-errors.ts';
 import { checkOutputDir } from '../../out-path.ts';
 import { train } from '../../train/trainer.ts';
 import { EP_USAGE, epOption, EXECUTION_PROVIDERS, intOption, parseCommandArgs } from '../args.ts';
-import type { Command } from '../main.ts';
+import type { Command } from '../command.ts';
 
 const options = {
   config: { type: 'string' },

@@ -9,15 +9,14 @@ import { gradients } from '../autodiff/index.ts';
 import { GraphBuilder, type Param } from '../builder.ts';
 import type { Value } from '../ir.ts';
 import { linear, type Ctx } from '../nn/layers.ts';
-import { applyOptimizer, GRAD_NORM, gradName, newName, optimizerSpec, slotsOf, stateName, type OptimizerSpec, type Slot } from '../optim/index.ts';
+import { EMA, EMA_DECAY, emaName, EMBEDDING, gradName, gradNormName, LABELS, levelOutput, lossName, lrName, monitorName, newName, stateName, stepName, VIDEO, VIDEO2 } from '../names.ts';
+import { applyOptimizer, optimizerSpec, slotsOf, type OptimizerSpec, type Slot } from '../optim/index.ts';
 import { prune } from '../prune.ts';
 import { encode } from './encoder.ts';
 import { vicregTwoView } from './losses.ts';
 import { mineTerms, type Term } from './mine.ts';
 import type { PositionInput } from './positions.ts';
 import type { GroupName, ModelSpec } from './spec.ts';
-
-export { gradName, newName };
 
 export interface TrainGraph {
   builder: GraphBuilder;
@@ -59,11 +58,6 @@ function start(name: string, seed: number): { b: GraphBuilder; c: Ctx } {
   return { b, c: { b, rng: Rng.fromSeed(seed, 'graph'), mode: 'train', updates: [] } };
 }
 
-export const EMA = 'ema';
-export const EMA_DECAY = 'ema_decay';
-/** The EMA copy of parameter or buffer `name`. */
-export const emaName = (name: string) => `${EMA}.${name}`;
-
 /**
  * The target encoder of `targets: ema` (BYOL / I-JEPA): the same encoder under the `ema.` prefix, run on the same
  * video. Its parameters start equal to the online ones and follow them by an exponential moving average; they are
@@ -72,10 +66,10 @@ export const emaName = (name: string) => `${EMA}.${name}`;
 function emaEncoder(b: GraphBuilder, c: Ctx, s: ModelSpec, video: Value) {
   const ema: Ctx = { ...c, updates: [] };
   const enc = b.scope(EMA, () => encode(ema, s, video, { walls: true }));
-  const online = new Map([...b.params, ...b.buffers].map((p) => [p.value.name, p.init]));
+  const online = new Map([...b.params, ...b.buffers].filter((p) => p.group !== EMA).map((p) => [emaName(p.value.name), p.init]));
   for (const list of [b.params, b.buffers]) {
     list.forEach((p, i) => {
-      if (p.group === EMA) list[i] = { ...p, init: online.get(p.value.name.slice(EMA.length + 1)) ?? p.init };
+      if (p.group === EMA) list[i] = { ...p, init: online.get(p.value.name) ?? p.init };
     });
   }
   return enc;
@@ -84,7 +78,7 @@ function emaEncoder(b: GraphBuilder, c: Ctx, s: ModelSpec, video: Value) {
 /** `mine`: the forward of every level and the loss terms of `groups`. */
 function mineForward(s: ModelSpec, groups: readonly GroupName[], seed: number, name: string): Forward {
   const { b, c } = start(name, seed);
-  const video = b.input('video', 'float32', [s.batch, s.frames, s.height, s.width, 3]);
+  const video = b.input(VIDEO, 'float32', [s.batch, s.frames, s.height, s.width, 3]);
   const enc = encode(c, s, video, { walls: true });
   const targets = s.targets === 'ema' ? emaEncoder(b, c, s, video) : enc;
   const positions: PositionInput[] = [];
@@ -95,12 +89,12 @@ function mineForward(s: ModelSpec, groups: readonly GroupName[], seed: number, n
   for (const g of groups) {
     const own = terms.filter((t) => t.group === g);
     if (!own.length) throw new Error(`group ${g} has no loss terms (it needs a group above or below it)`);
-    for (const t of own) losses.push(b.output(t.loss, `loss.${g}.${t.term}`).name);
+    for (const t of own) losses.push(b.output(t.loss, lossName({ group: g, term: t.term })).name);
     const total = own.map((t) => (weightOf(s, t) === 1 ? t.loss : b.Mul(t.loss, b.scalar(weightOf(s, t))))).reduce((x, y) => b.Add(x, y));
-    losses.push(b.output(total, `loss.${g}`).name);
+    losses.push(b.output(total, lossName({ group: g, term: null })).name);
     totals.set(g, total);
   }
-  const monitors = enc.levels.filter((l) => only.has(l.group)).map((l) => b.output(l.std, `monitor.${l.group}.std`).name);
+  const monitors = enc.levels.filter((l) => only.has(l.group)).map((l) => b.output(l.std, monitorName(l.group)).name);
   return { b, c, groups: [...groups], totals, losses, monitors, positions };
 }
 
@@ -111,27 +105,27 @@ function mineForward(s: ModelSpec, groups: readonly GroupName[], seed: number, n
 function vicregForward(s: ModelSpec, seed: number): Forward {
   const { b, c } = start('vicreg', seed);
   const shape = [s.batch, s.frames, s.height, s.width, 3];
-  const both = b.Concat([b.input('video', 'float32', shape), b.input('video2', 'float32', shape)], 0);
+  const both = b.Concat([b.input(VIDEO, 'float32', shape), b.input(VIDEO2, 'float32', shape)], 0);
   const enc = encode(c, { ...s, batch: 2 * s.batch }, both, { walls: false });
   const d = enc.embedding.shape[1] as number;
   const z = b.scope('projector', () => linear(c, 'linear', enc.embedding, d, { bias: false })); // (2B, D)
   const [z1, z2] = b.Split(z, [s.batch, s.batch], 0);
   const loss = b.scope('loss', () => vicregTwoView(b, s.loss.vicreg, z1!, z2!));
-  const monitors = [b.output(enc.levels[enc.levels.length - 1]!.std, 'monitor.std').name];
-  return { b, c, groups: ['vicreg'], totals: new Map([['vicreg', loss]]), losses: [b.output(loss, 'loss.vicreg').name], monitors, positions: [] };
+  const monitors = [b.output(enc.levels[enc.levels.length - 1]!.std, monitorName(null)).name];
+  return { b, c, groups: ['vicreg'], totals: new Map([['vicreg', loss]]), losses: [b.output(loss, lossName({ group: 'vicreg', term: null })).name], monitors, positions: [] };
 }
 
 /** `cls`: supervised classification, a linear head on the final embedding and NLL of log-softmax; `labels` (B) int64. */
 function clsForward(s: ModelSpec, seed: number): Forward {
   const { b, c } = start('cls', seed);
-  const video = b.input('video', 'float32', [s.batch, s.frames, s.height, s.width, 3]);
-  const labels = b.input('labels', 'int64', [s.batch]);
+  const video = b.input(VIDEO, 'float32', [s.batch, s.frames, s.height, s.width, 3]);
+  const labels = b.input(LABELS, 'int64', [s.batch]);
   const enc = encode(c, s, video, { walls: false });
   const logp = b.LogSoftmax(b.scope('head', () => linear(c, 'linear', enc.embedding, s.numClasses)), -1); // (B, K)
   const picked = b.GatherElements(logp, b.Unsqueeze(labels, [1]), 1); // (B, 1)
   const loss = b.Neg(b.ReduceMean(picked, undefined, false));
-  const monitors = [b.output(enc.levels[enc.levels.length - 1]!.std, 'monitor.std').name];
-  return { b, c, groups: ['cls'], totals: new Map([['cls', loss]]), losses: [b.output(loss, 'loss.cls').name], monitors, positions: [] };
+  const monitors = [b.output(enc.levels[enc.levels.length - 1]!.std, monitorName(null)).name];
+  return { b, c, groups: ['cls'], totals: new Map([['cls', loss]]), losses: [b.output(loss, lossName({ group: 'cls', term: null })).name], monitors, positions: [] };
 }
 
 function forward(s: ModelSpec, seed: number, groups?: readonly GroupName[], name = 'step'): Forward {
@@ -164,7 +158,7 @@ function finish(s: ModelSpec, f: Forward, params: Param[]): TrainGraph {
   const buffers = b.buffers.filter((p) => trained.has(optimizerGroup(s, p)));
   const own = new Set(buffers.map((p) => p.value));
   for (const u of f.c.updates) if (own.has(u.buffer)) b.output(u.next, newName(u.buffer.name));
-  prune(b, new Set(['video']));
+  prune(b, new Set([VIDEO]));
   return { builder: b, groups: f.groups, params, buffers, positions: f.positions, losses: f.losses, monitors: f.monitors };
 }
 
@@ -194,10 +188,6 @@ export const trainGraph = (s: ModelSpec, seed: number): TrainGraph => trainGraph
 export function groupOptimizerSpec(train: TrainConfig, params: readonly Param[]): OptimizerSpec {
   return optimizerSpec(train, params.map((p) => ({ name: p.value.name, shape: p.value.shape as number[], predictor: isPredictor(p.value.name) })));
 }
-
-export const lrName = (group: string) => `lr.${group}`;
-export const stepName = (group: string) => `step.${group}`;
-export const gradNormName = (group: string) => `${GRAD_NORM}.${group}`;
 
 export interface StepGraph extends TrainGraph {
   /** Per optimizer group: its optimizer spec (state names via optimizerState). */
@@ -237,21 +227,27 @@ export function stepGraph(s: ModelSpec, train: TrainConfig, seed: number): StepG
     }
     if (s.targets === 'ema' && s.task === 'mine') {
       const updated = new Map(b.graph.outputs.map((o) => [o.name, o]));
-      emaUpdate(b, b.input(EMA_DECAY, 'float32', []), (n) => updated.get(newName(n)));
+      const online = onlineNames(b);
+      emaUpdate(b, b.input(EMA_DECAY, 'float32', []), (e) => updated.get(newName(online.get(e)!)));
     }
   });
   return { ...finish(s, f, params), optimizers };
 }
 
+/** EMA copy name → the online parameter it follows, for the EMA parameters of `b`. */
+function onlineNames(b: GraphBuilder): Map<string, string> {
+  return new Map(b.params.filter((q) => q.group !== EMA).map((p) => [emaName(p.value.name), p.value.name]));
+}
+
 /**
- * ema ← d·ema + (1 - d)·θ for every EMA parameter whose online parameter `current(name)` returns (the updated value
- * in the step graph, an input in the standalone EMA graph); outputs `ema.<name>.new`.
+ * ema ← d·ema + (1 - d)·θ for every EMA parameter, θ = `current(<its name>)`: the online parameter's updated value in
+ * the step graph, an input in the standalone EMA graph; outputs `ema.<name>.new`.
  */
-function emaUpdate(b: GraphBuilder, decay: Value, current: (name: string) => Value | undefined): void {
+function emaUpdate(b: GraphBuilder, decay: Value, current: (emaParam: string) => Value | undefined): void {
   b.scope(EMA, () => {
     const oneMinus = b.Sub(b.scalar(1), decay);
     for (const p of b.params.filter((q) => q.group === EMA)) {
-      const theta = current(p.value.name.slice(EMA.length + 1));
+      const theta = current(p.value.name);
       if (!theta) continue;
       b.output(b.Add(b.Mul(p.value, decay), b.Mul(theta, oneMinus)), newName(p.value.name));
     }
@@ -262,15 +258,15 @@ function emaUpdate(b: GraphBuilder, decay: Value, current: (name: string) => Val
 export function emaGraph(s: ModelSpec, seed: number): GraphBuilder | null {
   if (s.targets !== 'ema' || s.task !== 'mine') return null;
   const f = forward(s, seed);
+  const online = onlineNames(f.b);
   const b = new GraphBuilder('ema.update');
   const decay = b.input(EMA_DECAY, 'float32', []);
-  const online = new Map<string, Value>();
+  const inputs = new Map<string, Value>();
   for (const p of f.b.params.filter((q) => q.group === EMA)) {
     b.param(p.value.name, p.init);
-    const name = p.value.name.slice(EMA.length + 1);
-    online.set(name, b.input(name, p.value.dtype, p.value.shape));
+    inputs.set(p.value.name, b.input(online.get(p.value.name)!, p.value.dtype, p.value.shape));
   }
-  emaUpdate(b, decay, (n) => online.get(n));
+  emaUpdate(b, decay, (e) => inputs.get(e));
   return b;
 }
 
@@ -282,10 +278,10 @@ export function emaGraph(s: ModelSpec, seed: number): GraphBuilder | null {
 export function encoderGraph(s: ModelSpec, seed: number): TrainGraph {
   const b = new GraphBuilder('encoder', { rng: Rng.fromSeed(seed, 'init') });
   const c: Ctx = { b, rng: Rng.fromSeed(seed, 'graph'), mode: 'infer', updates: [] };
-  const video = b.input('video', 'float32', ['B', s.frames, s.height, s.width, 3]);
+  const video = b.input(VIDEO, 'float32', ['B', s.frames, s.height, s.width, 3]);
   const enc = encode(c, s, video, { walls: false });
-  b.output(enc.embedding, 'embedding');
-  for (const l of enc.levels) b.output(l.tokens, `level.${l.group}`);
-  prune(b, new Set(['video']));
+  b.output(enc.embedding, EMBEDDING);
+  for (const l of enc.levels) b.output(l.tokens, levelOutput(l.group));
+  prune(b, new Set([VIDEO]));
   return { builder: b, groups: [], params: [...b.params], buffers: [...b.buffers], positions: [], losses: [], monitors: [] };
 }

@@ -3,6 +3,7 @@
 // own sequence) and side (another temporal position), each against a stop-gradient target.
 import type { GraphBuilder } from '../builder.ts';
 import type { Value } from '../ir.ts';
+import { positionName, relativeName } from '../names.ts';
 import { batchNorm, linear, outputNorm, type Ctx } from '../nn/layers.ts';
 import { truncNormal } from '../nn/init.ts';
 import { tensor } from '../tensor.ts';
@@ -56,11 +57,12 @@ function pickRow(b: GraphBuilder, x: Value, idx: Value): Value {
  * A sequence summary (B, S, D_g) predicts a sampled token of the level below: of its own sequence (own_frame), or of
  * any sequence (any_frame, with a 2-D positional encoding: token part ⊕ sequence part). Returns (prediction, target).
  */
-function summaryDown(c: Ctx, s: ModelSpec, g: Level, l: Level, below: Value, name: string, positions: PositionInput[]): [Value, Value] {
+function summaryDown(c: Ctx, s: ModelSpec, g: Level, l: Level, below: Value, term: 'down' | 'summary', positions: PositionInput[]): [Value, Value] {
   const { b } = c;
   const B = s.batch;
   const { S, T } = g.seq;
-  const input = `pos.${g.group}.${name.replace('pred_', '')}`;
+  const name = `pred_${term}`;
+  const input = positionName(g.group, term);
   if (s.loss.downTarget === 'own_frame' || S === 1) {
     positions.push({ name: input, kind: 'down', batch: B, count: S, range: T });
     const pos = b.input(input, 'int64', [B, S]);
@@ -129,11 +131,11 @@ export function mineTerms(c: Ctx, s: ModelSpec, levels: readonly Level[], o: Min
           const pred = predictor(c, s, 'pred_down', g.full, l.dim); // (B, S, T, D_l)
           add('down', take(b, pred, 2, 0, T - 1), take(b, b.Reshape(below, [B, S, T, l.dim]), 2, 1, T));
         } else {
-          add('down', ...summaryDown(c, s, g, l, below, 'pred_down', o.positions));
+          add('down', ...summaryDown(c, s, g, l, below, 'down', o.positions));
         }
         // A causal group's trailing summary token is its level output: like a non-causal summary, it predicts a
         // sampled token of its own sequence, so the level output is supervised even when no group sits above.
-        if (g.full) add('summary', ...summaryDown(c, s, g, l, below, 'pred_summary', o.positions));
+        if (g.full) add('summary', ...summaryDown(c, s, g, l, below, 'summary', o.positions));
       }
 
       // side: a token predicts the same level at another temporal position (future or past).
@@ -141,10 +143,10 @@ export function mineTerms(c: Ctx, s: ModelSpec, levels: readonly Level[], o: Min
         const patchLevel = g.group === 'patch';
         const N = patchLevel ? s.frames : Sg;
         if (N > 1) {
-          const name = `pos.${g.group}.side`;
+          const name = positionName(g.group, 'side');
           o.positions.push({ name, kind: 'side', batch: B, count: N, range: N, stdDivisor: s.loss.side.stdDivisor });
           const q = b.input(name, 'int64', [B, N]);
-          const rel = b.input(`${name}_rel`, 'int64', [B, N]);
+          const rel = b.input(relativeName(name), 'int64', [B, N]);
           const pe = b.Gather(b.param('pred_side.pos_embed', (r) => truncNormal(r, [2 * N - 1, g.dim]), ['pos_embed']), rel, 0); // (B, N, D)
           const tgtLevel = b.stopGradient(target(i).tokens);
           if (patchLevel) {

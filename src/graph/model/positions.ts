@@ -1,5 +1,6 @@
 // Prediction positions: graph inputs sampled per sample by the seeded Rng in TypeScript, so a run is reproducible
 // and a resumed run draws the same positions.
+import { relativeName } from '../names.ts';
 import { tensor, type Tensor } from '../tensor.ts';
 import type { Rng } from '../../rng.ts';
 
@@ -43,7 +44,7 @@ export function samplePositions(inputs: readonly PositionInput[], rng: Rng): Rec
         rel[i] = q[i]! - pos + p.count - 1;
       }
       out[p.name] = tensor('int64', [p.batch, p.count], q);
-      out[`${p.name}_rel`] = tensor('int64', [p.batch, p.count], rel);
+      out[relativeName(p.name)] = tensor('int64', [p.batch, p.count], rel);
     }
   }
   return out;

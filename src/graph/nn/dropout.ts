@@ -3,10 +3,10 @@
 // (`dropout_seed`) drawn by the run's seeded Rng each step.
 import type { GraphBuilder } from '../builder.ts';
 import type { Value } from '../ir.ts';
+import { DROPOUT_SEED } from '../names.ts';
 import { tensor } from '../tensor.ts';
 import type { Ctx } from './layers.ts';
 
-export const DROPOUT_SEED = 'dropout_seed';
 const P = 2147483647; // 2^31 - 1, prime: every product below stays under 2^62
 
 /** The step's seed input, created once per graph. */

@@ -2,8 +2,9 @@
 // inputs (never initializers: ORT ignores feeds for those), the updated values are outputs. ONNX ops only.
 import type { GraphBuilder } from '../builder.ts';
 import type { Value } from '../ir.ts';
+import { GRAD_NORM, gradName, LR, newName, stateName, STEP } from '../names.ts';
 import { ruleOf } from './rules.ts';
-import { GRAD_NORM, gradName, LR, newName, optimizerState, slotsOf, stateName, STEP, type OptimizerSpec, type Slot, type StateSpec } from './spec.ts';
+import { optimizerState, slotsOf, type OptimizerSpec, type Slot, type StateSpec } from './spec.ts';
 
 export * from './spec.ts';
 

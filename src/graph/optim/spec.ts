@@ -2,6 +2,7 @@
 // and its state (`<p>.momentum`; `<p>.exp_avg`, `<p>.exp_avg_sq`). Outputs: per parameter `<p>.new` and each state's
 // `.new`, then `grad_norm` (the group's global gradient norm before clipping).
 import type { OptimizerConfig, TrainConfig } from '../../config/schema.ts';
+import { stateName } from '../names.ts';
 import { tensor, type Tensor } from '../tensor.ts';
 
 export type FloatDType = 'float32' | 'float64';
@@ -33,13 +34,6 @@ export interface StateSpec {
   readonly dtype: FloatDType;
   readonly shape: readonly number[];
 }
-
-export const LR = 'lr';
-export const STEP = 'step';
-export const GRAD_NORM = 'grad_norm';
-export const gradName = (param: string): string => `${param}.grad`;
-export const stateName = (param: string, slot: Slot): string => `${param}.${slot}`;
-export const newName = (name: string): string => `${name}.new`;
 
 /** The state slots each parameter carries (SGD without momentum carries none). */
 export function slotsOf(o: OptimizerConfig): readonly Slot[] {

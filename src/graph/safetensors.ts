@@ -6,8 +6,8 @@ import { readFileSync } from 'node:fs';
 import { endianness } from 'node:os';
 import { writeFileAtomic } from '../atomic.ts';
 import { UserError } from '../errors.ts';
-import { allocate, BYTES_PER_ELEMENT, type DType } from '../graph/dtype.ts';
-import { numel, tensorBytes, type Tensor } from '../graph/tensor.ts';
+import { allocate, BYTES_PER_ELEMENT, type DType } from './dtype.ts';
+import { numel, tensorBytes, type Tensor } from './tensor.ts';
 
 const CODE: Record<DType, string> = {
   float32: 'F32', float64: 'F64', float16: 'F16', bfloat16: 'BF16', int64: 'I64', int32: 'I32', int8: 'I8', uint8: 'U8', bool: 'BOOL',

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { isUserError } from '../../src/errors.ts';
 import { tensor, type Tensor } from '../../src/graph/tensor.ts';
-import { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from '../../src/train/safetensors.ts';
+import { decodeSafetensors, encodeSafetensors, readSafetensors, writeSafetensors } from '../../src/graph/safetensors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'vhssl-st-'));
 after(() => rmSync(dir, { recursive: true, force: true }));

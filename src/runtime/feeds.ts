@@ -1,0 +1,55 @@
+// Feeds and fetches: scalar tensors, a session's inputs taken by name from the places that hold them, and the data
+// inputs of one micro-batch (video, second view, labels, prediction positions, dropout seed).
+import * as ort from 'onnxruntime-node';
+import type { Batch } from '../data/batch.ts';
+import type { Manifest } from '../graph/artifacts.ts';
+import { samplePositions } from '../graph/model/positions.ts';
+import { DROPOUT_SEED, LABELS, VIDEO, VIDEO2 } from '../graph/names.ts';
+import type { Rng } from '../rng.ts';
+import { toOrt } from './session.ts';
+
+/** Graph inputs (or outputs) by name. */
+export type Feeds = Record<string, ort.Tensor>;
+
+/** Where feeds come from: a micro-batch's inputs, step-wide scalars, or the run's state. */
+export type FeedSource = Readonly<Feeds> | ReadonlyMap<string, ort.Tensor>;
+
+export const f32 = (v: number): ort.Tensor => new ort.Tensor('float32', Float32Array.of(v), []);
+export const i64 = (v: number): ort.Tensor => new ort.Tensor('int64', BigInt64Array.of(BigInt(v)), []);
+export const scalarOf = (t: ort.Tensor): number => Number((t.data as ArrayLike<number | bigint>)[0]);
+
+/**
+ * Every one of `inputs` that a source holds, from the first source that holds it. What no source holds is left out,
+ * for `runChecked` to name.
+ */
+export function feedsOf(inputs: readonly string[], ...sources: FeedSource[]): Feeds {
+  const feeds: Feeds = {};
+  for (const name of inputs) {
+    for (const s of sources) {
+      const t = s instanceof Map ? s.get(name) : (s as Readonly<Feeds>)[name];
+      if (t) {
+        feeds[name] = t;
+        break;
+      }
+    }
+  }
+  return feeds;
+}
+
+/** Whether the artifacts draw a dropout seed each step (some graph has dropout). */
+export const takesDropoutSeed = (m: Manifest): boolean => Object.values(m.graphs).some((g) => g.inputs.some((i) => i.name === DROPOUT_SEED));
+
+/**
+ * The data inputs of one micro-batch: `video` (B, F, H, W, 3), `video2` (the second view of a two-view task),
+ * `labels` (cls), then the prediction positions and the dropout seed, drawn from `rng` in that order.
+ */
+export function batchFeeds(m: Manifest, rng: Rng, batch: Pick<Batch, 'x' | 'labels'>, second: Pick<Batch, 'x'> | null): Feeds {
+  const { frames, height, width } = m.video;
+  const dims = [batch.labels.length, frames, height, width, 3];
+  const feeds: Feeds = { [VIDEO]: new ort.Tensor('float32', batch.x, dims) };
+  for (const [name, t] of Object.entries(samplePositions(m.positions, rng))) feeds[name] = toOrt(t);
+  if (takesDropoutSeed(m)) feeds[DROPOUT_SEED] = i64(rng.nextU32());
+  if (m.task === 'cls') feeds[LABELS] = new ort.Tensor('int64', BigInt64Array.from(batch.labels, (l) => BigInt(l)), [batch.labels.length]);
+  if (second) feeds[VIDEO2] = new ort.Tensor('float32', second.x, dims);
+  return feeds;
+}
