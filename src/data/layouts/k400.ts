@@ -5,7 +5,7 @@
 // decoder, which reports it missing.
 import { basename, join } from 'node:path';
 import { UserError } from '../../errors.ts';
-import { byId, csvFields, readText, skippedOf, VIDEO_EXT, walk, type Entry, type Layout, type Skipped } from './types.ts';
+import { csvFields, listedEntries, readText, VIDEO_EXT, walk, type Layout } from './types.ts';
 
 const SPLIT_NAMES: Record<string, string> = { validate: 'val', validation: 'val', valid: 'val' };
 const CSV = /\.csv$/i;
@@ -38,16 +38,6 @@ export function k400(src: string, splits?: string[]): Layout {
   const classes = [...new Set(rows.map((r) => r.label).filter(Boolean))].sort();
   const index = new Map(classes.map((c, i) => [c, i]));
   const stem = (path: string) => (VIDEO_EXT.test(path) ? basename(path).replace(VIDEO_EXT, '') : undefined);
-  const files = new Map<string, string>();
-  for (const rel of tree.files) if (VIDEO_EXT.test(rel)) files.set(stem(rel)!, join(src, rel));
-  const selected = rows.filter((r) => !splits || splits.includes(r.split));
-  const { skipped, claimed } = skippedOf(src, tree.problems, stem, new Set(selected.map((r) => r.id).filter((id) => !files.has(id))));
-  const entries: Entry[] = [];
-  const failed: Skipped[] = [];
-  for (const r of selected) {
-    const bad = claimed.get(r.id);
-    if (bad) failed.push(bad);
-    else entries.push({ id: r.id, src: files.get(r.id) ?? join(src, r.split, `${r.id}.mp4`), label: index.get(r.label) ?? -1, split: r.split });
-  }
-  return { classes, entries: entries.sort(byId), skipped: [...skipped, ...failed] };
+  const selected = rows.filter((r) => !splits || splits.includes(r.split)).map((r) => ({ id: r.id, label: index.get(r.label) ?? -1, split: r.split }));
+  return { classes, ...listedEntries(src, tree, stem, selected, (r) => join(src, r.split, `${r.id}.mp4`)) };
 }

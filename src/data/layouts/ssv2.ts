@@ -4,7 +4,7 @@
 // dangling link, ...) is reported under its id; a video not found at all reaches the decoder.
 import { basename, join } from 'node:path';
 import { UserError } from '../../errors.ts';
-import { byId, readText, skippedOf, walk, type Entry, type Layout, type Skipped } from './types.ts';
+import { listedEntries, readText, walk, type Layout } from './types.ts';
 
 const PARTS: [string, string][] = [['train.json', 'train'], ['validation.json', 'val'], ['test.json', 'test']];
 const META = /^(labels|train|validation|test)\.json$|^test-answers\.csv$/;
@@ -30,7 +30,6 @@ export function ssv2(src: string, splits?: string[]): Layout {
   const index = new Map(classes.map((c, i) => [c, i]));
   const plain = (t: string) => t.replace(/[[\]]/g, '');
   const stem = (path: string) => (WEBM.test(path) ? basename(path).replace(WEBM, '') : undefined);
-  const videos = new Map(tree.files.filter((f) => WEBM.test(f)).map((f) => [stem(f)!, join(src, f)]));
   const answersFile = find('test-answers.csv');
   const answers = new Map<string, string>();
   if (answersFile) {
@@ -54,13 +53,5 @@ export function ssv2(src: string, splits?: string[]): Layout {
     }
   }
   if (rows.length === 0) throw new UserError(src, 'no partition file (train.json, validation.json, test.json) found');
-  const { skipped, claimed } = skippedOf(src, tree.problems, stem, new Set(rows.map((r) => r.id).filter((id) => !videos.has(id))));
-  const entries: Entry[] = [];
-  const failed: Skipped[] = [];
-  for (const r of rows) {
-    const bad = claimed.get(r.id);
-    if (bad) failed.push(bad);
-    else entries.push({ id: r.id, src: videos.get(r.id) ?? join(src, `${r.id}.webm`), label: r.label, split: r.split });
-  }
-  return { classes, entries: entries.sort(byId), skipped: [...skipped, ...failed] };
+  return { classes, ...listedEntries(src, tree, stem, rows, (r) => join(src, `${r.id}.webm`)) };
 }

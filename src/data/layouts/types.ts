@@ -139,7 +139,7 @@ export function walk(root: string, test: NameTest, ancestors: Ancestors = ancest
  * video's failure, under its id (`claimed` holds those ids; the layout then lists no entry for them). Every other
  * problem is reported under its path relative to `root`.
  */
-export function skippedOf(root: string, problems: Problem[], stem: (src: string) => string | undefined, listed: ReadonlySet<string>): { skipped: Skipped[]; claimed: Map<string, Skipped> } {
+function skippedOf(root: string, problems: Problem[], stem: (src: string) => string | undefined, listed: ReadonlySet<string>): { skipped: Skipped[]; claimed: Map<string, Skipped> } {
   const claimed = new Map<string, Skipped>();
   const skipped: Skipped[] = [];
   for (const p of problems) {
@@ -148,6 +148,28 @@ export function skippedOf(root: string, problems: Problem[], stem: (src: string)
     else skipped.push({ id: relative(root, p.src), ...p });
   }
   return { skipped, claimed };
+}
+
+/**
+ * Entries for annotation rows whose videos are files anywhere under `root`, found by their file stem (`stem`, undefined
+ * for files that are not videos of the layout): a row whose file is found only as an unreadable name is that row's one
+ * problem (no entry); a row not found at all keeps `missing(row)` as its path, so the decoder reports it missing.
+ */
+export function listedEntries(root: string, walked: Walk, stem: (path: string) => string | undefined, rows: readonly Omit<Entry, 'src'>[], missing: (row: Omit<Entry, 'src'>) => string): Pick<Layout, 'entries' | 'skipped'> {
+  const found = new Map<string, string>();
+  for (const rel of walked.files) {
+    const id = stem(rel);
+    if (id !== undefined) found.set(id, join(root, rel));
+  }
+  const { skipped, claimed } = skippedOf(root, walked.problems, stem, new Set(rows.map((r) => r.id).filter((id) => !found.has(id))));
+  const entries: Entry[] = [];
+  const failed: Skipped[] = [];
+  for (const r of rows) {
+    const bad = claimed.get(r.id);
+    if (bad) failed.push(bad);
+    else entries.push({ ...r, src: found.get(r.id) ?? missing(r) });
+  }
+  return { entries: entries.sort(byId), skipped: [...skipped, ...failed] };
 }
 
 /** An annotation file's text; one that cannot be read stops the run with a UserError naming it. */
