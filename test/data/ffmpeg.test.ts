@@ -164,7 +164,8 @@ describe('ffmpeg errors name the file', () => {
       const t = performance.now();
       await rejects(decodeFrames(fifo, { width: 8, height: 8, timeoutMs: 400 }), fifo, /^decoding stalled: no output for 0.4 s \(ffmpeg killed\)$/);
       assert.ok(performance.now() - t < 5000);
-      const left = spawnSync('pgrep', ['-f', `${binaries().ffmpeg}.*stall.fifo`]).stdout.toString().trim();
+      // This test's own fifo (its folder is unique), not another test run's.
+      const left = spawnSync('pgrep', ['-f', `${binaries().ffmpeg}.*${fifo}`]).stdout.toString().trim();
       assert.equal(left, '', 'ffmpeg is still running');
     } finally {
       closeSync(fd);
