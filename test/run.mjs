@@ -3,7 +3,7 @@
 // folder stays inside it, nothing else that cleans the system's temporary folder can disturb it, and it is removed at
 // the end, also after Ctrl-C or a kill of this process by SIGTERM.
 import { spawn } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,9 +16,6 @@ const files = given.length > 0 ? given : readdirSync(join(top, 'test'), { recurs
   .map((f) => relative(process.cwd(), join(top, 'test', f)))
   .sort();
 const root = mkdtempSync(join(tmpdir(), 'vhssl-test-run-'));
-// Others may pass through (not list): a test that runs a process as another user (root reads everything, so
-// permission tests drop to `nobody`) can reach the folders it opens up for it.
-chmodSync(root, 0o711);
 const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', ...files], {
   stdio: 'inherit',
   env: { ...process.env, TMPDIR: root },
