@@ -95,8 +95,7 @@ class Helper {
     proc.on('message', (m: ExitMessage) => {
       const done = this.calls.get(m.id);
       if (!done) return;
-      this.calls.delete(m.id);
-      if (this.calls.size === 0) this.idle();
+      this.forget(m.id);
       done(m);
     });
     const fail = () => {
@@ -117,6 +116,12 @@ class Helper {
   private idle(): void {
     this.proc?.unref();
     (this.proc?.channel as { unref?: () => void } | undefined)?.unref?.();
+  }
+
+  /** Call `id` is over: with no call left, the helper no longer keeps the event loop alive. */
+  private forget(id: number): void {
+    this.calls.delete(id);
+    if (this.calls.size === 0) this.idle();
   }
 
   private request(message: object, done: (e: ExitMessage) => void): { id: number; send: (extra?: object) => void } {
@@ -165,7 +170,7 @@ class Helper {
       id = r.id;
       const path = this.socketPath(id);
       server.on('error', (err) => {
-        this.calls.delete(id);
+        this.forget(id);
         onStdout(undefined);
         resolve({ code: null, signal: null, stdout: '', stderr: '', error: `cannot listen on ${path}: ${err.message}` });
       });
