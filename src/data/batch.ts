@@ -17,6 +17,8 @@ export interface BatchConfig {
   seed: number;
   /** names a second view of the same clips: its own augmentation stream ('' for the first) */
   view?: string;
+  /** the clip's frames in reverse order (the view and augmentation unchanged): probes of the direction of time */
+  reverseTime?: boolean;
 }
 
 export interface BatchJob {
@@ -59,7 +61,7 @@ export function buildBatch(files: ShardFiles, records: StoredVideo[], c: BatchCo
     const fb = r.height * r.width * 3;
     if (clip.length < L * fb) clip = new Uint8Array(L * fb);
     const idx = clipFrames(c.clip, start, r.frames);
-    for (let k = 0; k < L; k++) files.readFrame(r, idx[k]!, clip.subarray(k * fb, (k + 1) * fb));
+    for (let k = 0; k < L; k++) files.readFrame(r, idx[c.reverseTime ? L - 1 - k : k]!, clip.subarray(k * fb, (k + 1) * fb));
     const p = c.augment
       ? drawParams(root.fork(`${job.epoch}/${job.first + s}`), r.height, r.width, oh, ow, c.augment)
       : evalParams(r.height, r.width, oh, ow, view, c.views);

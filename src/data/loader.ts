@@ -46,6 +46,8 @@ export interface LoaderOptions {
    * the same videos in the same order. Default '' (the first view).
    */
   view?: string;
+  /** Each clip's frames in reverse order, with the same spatial view and augmentation. Default false. */
+  reverseTime?: boolean;
 }
 
 export interface LoaderState {
@@ -98,7 +100,7 @@ export class Loader implements AsyncIterable<Batch> {
     this.frames = Int32Array.from(this.records, (r) => r.frames);
     const s = o.sampler;
     const views = s.kind === 'multiview' ? s.spatial : 1;
-    this.config = { clip: o.clip, height: o.height, width: o.width, augment: o.augment, normalize: o.normalize ?? IMAGENET, views, seed: o.seed, view: o.view ?? '' };
+    this.config = { clip: o.clip, height: o.height, width: o.width, augment: o.augment, normalize: o.normalize ?? IMAGENET, views, seed: o.seed, view: o.view ?? '', reverseTime: o.reverseTime ?? false };
     if (s.kind === 'random') {
       this.epochLength = s.epochLength ?? this.records.length;
       this.fixedItems = null;

@@ -3,19 +3,13 @@
 import { TSNE } from '@keckelt/tsne';
 import { UMAP } from 'umap-js';
 import { Rng } from '../rng.ts';
+import { centred } from './spectrum.ts';
 
 export type Method = 'pca' | 'tsne' | 'umap';
 export const METHODS: readonly Method[] = ['pca', 'tsne', 'umap'];
 
 /** (n, 2) points, row-major. */
 export type Points = Float64Array;
-
-function centred(x: Float32Array, n: number, D: number): Float64Array {
-  const mean = new Float64Array(D);
-  for (let i = 0; i < n; i++) for (let d = 0; d < D; d++) mean[d]! += x[i * D + d]!;
-  for (let d = 0; d < D; d++) mean[d]! /= n;
-  return Float64Array.from(x.subarray(0, n * D), (v, i) => v - mean[i % D]!);
-}
 
 /** v ← Xᵀ(X v): one multiplication by the (unnormalised) covariance. */
 function covTimes(xc: Float64Array, n: number, D: number, v: Float64Array): Float64Array {

@@ -85,6 +85,8 @@ export interface SplitOptions {
   workers?: number;
   /** false: the loader builds nothing ahead past an epoch (see LoaderOptions) */
   prefetchAcrossEpochs?: boolean;
+  /** each clip's frames in reverse order, the same spatial view (default false) */
+  reverseTime?: boolean;
 }
 
 export interface EncodeOptions {
@@ -130,6 +132,7 @@ export function evalLoader(o: SplitOptions): Loader {
     dropLast: false,
     workers: o.workers ?? config.data.workers,
     prefetchAcrossEpochs: o.prefetchAcrossEpochs,
+    reverseTime: o.reverseTime,
   });
 }
 
@@ -196,10 +199,14 @@ export async function encodeSplit(encoder: EncoderSession, loader: Loader, o: En
   return { split: o.split, levels, labels: concat(labels, count) as Int32Array, videos: concat(videos, count) as Int32Array, classes: loader.classes, count };
 }
 
-/** The cache key of a run's features: checkpoint bytes, split, views, pooling, store and input geometry. */
-export function featureKey(run: Run, split: string, views: Views, pool: Pool, store: string): string {
+/** The cache key of a run's features: checkpoint bytes, split, views, pooling, store, input geometry, time reversal. */
+export function featureKey(run: Run, split: string, views: Views, pool: Pool, store: string, reverseTime = false): string {
   const d = run.config.data;
-  const what = { checkpoint: run.checkpoint.sha, split, views, pool, store: resolve(store), frames: d.frames, stride: d.frame_stride, height: d.height, width: d.width, normalization: d.normalization };
+  const what = {
+    checkpoint: run.checkpoint.sha, split, views, pool, store: resolve(store), frames: d.frames, stride: d.frame_stride, height: d.height, width: d.width, normalization: d.normalization,
+    // only when set: the keys of features in forward time stay those of earlier caches
+    ...(reverseTime ? { reverseTime } : {}),
+  };
   return createHash('sha256').update(JSON.stringify(what)).digest('hex').slice(0, 16);
 }
 
@@ -212,7 +219,7 @@ export interface CachedOptions extends Omit<ExtractOptions, 'config' | 'spec' | 
 export async function runFeatures(run: Run, o: CachedOptions): Promise<Features & { cached: boolean; file?: string }> {
   const pool = o.pool ?? 'mean';
   const store = storeOf(run.config, o.store);
-  const file = join(run.dir, 'features', `${o.split}-${featureKey(run, o.split, o.views, pool, store)}.safetensors`);
+  const file = join(run.dir, 'features', `${o.split}-${featureKey(run, o.split, o.views, pool, store, o.reverseTime)}.safetensors`);
   if (o.cache !== false && existsSync(file)) {
     const st = readSafetensors(file);
     const labels = st.tensors.get('labels');
@@ -231,7 +238,7 @@ export async function runFeatures(run: Run, o: CachedOptions): Promise<Features 
     for (const [name, l] of f.levels) tensors.set(name, { dtype: 'float32', shape: [f.count, l.dim], data: l.data });
     tensors.set('labels', { dtype: 'int32', shape: [f.count], data: f.labels });
     tensors.set('videos', { dtype: 'int32', shape: [f.count], data: f.videos });
-    writeSafetensors(file, tensors, { split: o.split, views: viewsText(o.views), pool, checkpoint: run.checkpoint.path, checkpoint_sha: run.checkpoint.sha, classes: JSON.stringify(f.classes) });
+    writeSafetensors(file, tensors, { split: o.split, views: viewsText(o.views), pool, ...(o.reverseTime ? { reverse_time: 'true' } : {}), checkpoint: run.checkpoint.path, checkpoint_sha: run.checkpoint.sha, classes: JSON.stringify(f.classes) });
   }
   return { ...f, cached: false, file: o.cache !== false ? file : undefined };
 }

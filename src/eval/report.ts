@@ -1,12 +1,14 @@
 // RUN_DIR/report.html: one self-contained page (inline SVG, no script, no external file) with the run's training
 // curves from metrics.jsonl (losses per group and term, learning rates, gradient norms, collapse monitors, k-NN
-// accuracy during training), the evaluations recorded in eval.jsonl, and the feature pictures in RUN_DIR/pictures.
+// accuracy and each level's effective rank and std during training), the spread of each level at the last validation,
+// the evaluations recorded in eval.jsonl, and the feature pictures in RUN_DIR/pictures.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic.ts';
 import { configHash, type Config } from '../config/index.ts';
 import { escapeXml, lineChartSvg, type Series } from './plot.ts';
 import type { KnnAccuracy } from './knn.ts';
+import type { SpreadStats } from './spectrum.ts';
 
 export type MetricRecord = Record<string, unknown>;
 
@@ -63,6 +65,35 @@ function seriesOf(records: MetricRecord[], keys: string[], x = 'step'): Series[]
   }).filter((s) => s.x.length > 0);
 }
 
+/** The `levels` of a validation row (each level's spread), keeping the entries whose erank, std and dim are numbers. */
+export function levelSpreadOf(r: MetricRecord): Map<string, SpreadStats> {
+  const out = new Map<string, SpreadStats>();
+  const levels = r.levels;
+  if (!levels || typeof levels !== 'object' || Array.isArray(levels)) return out;
+  for (const [name, v] of Object.entries(levels as Record<string, unknown>)) {
+    const l = (v ?? {}) as Record<string, unknown>;
+    const [erank, std, dim] = [num(l.erank), num(l.std), num(l.dim)];
+    if (erank !== undefined && std !== undefined && dim !== undefined) out.set(name, { erank, std, dim });
+  }
+  return out;
+}
+
+/** One series per level of `key` (erank or std) over the validations that recorded it. */
+function spreadSeries(knn: MetricRecord[], key: 'erank' | 'std', x: string): Series[] {
+  const series = new Map<string, Series>();
+  for (const r of knn) {
+    const at = num(r[x]);
+    if (at === undefined) continue;
+    for (const [name, l] of levelSpreadOf(r)) {
+      const s = series.get(name) ?? { name, x: [], y: [] };
+      s.x.push(at);
+      s.y.push(l[key]);
+      series.set(name, s);
+    }
+  }
+  return [...series.values()];
+}
+
 export interface Chart {
   id: string;
   title: string;
@@ -94,6 +125,11 @@ export function trainingCharts(records: MetricRecord[]): Chart[] {
     const x = knn.some((r) => num(r.epoch) !== undefined) ? 'epoch' : 'step';
     const ks = ['top1', 'top5'].filter((k) => knn.some((r) => num(r[k]) !== undefined));
     charts.push({ id: 'knn', title: 'k-NN accuracy during training', svg: lineChartSvg(seriesOf(knn, ks, x), { title: 'k-NN accuracy during training (%)', xLabel: x, yLabel: '%' }) });
+    const erank = spreadSeries(knn, 'erank', x);
+    if (erank.length) {
+      charts.push({ id: 'erank', title: 'Effective rank per level', svg: lineChartSvg(erank, { title: 'Effective rank of the test features per level', xLabel: x, yLabel: 'erank' }) });
+      charts.push({ id: 'level-std', title: 'Feature std per level', svg: lineChartSvg(spreadSeries(knn, 'std', x), { title: 'Mean per-dimension std of the test features per level', xLabel: x, yLabel: 'std' }) });
+    }
   }
   const rate = keys.filter((k) => k === 'clips_per_s');
   if (rate.length) charts.push({ id: 'speed', title: 'Throughput', svg: lineChartSvg(seriesOf(steps, rate), { title: 'Throughput (clips/s)', xLabel: 'step' }) });
@@ -113,6 +149,26 @@ function evalTable(evals: EvalRecord[]): string {
     }
   }
   return `<table><thead><tr><th>evaluation</th><th>level</th><th>checkpoint</th><th>clip top-1</th><th>clip top-5</th><th>video top-1</th><th>video top-5</th><th>when</th></tr></thead><tbody>\n${rows.join('\n')}\n</tbody></table>`;
+}
+
+/** Each level's spread at the last validation that recorded it, beside the first when there were several. */
+function spreadTable(records: MetricRecord[]): string {
+  const knn = records.filter((r) => r.kind === 'knn' && levelSpreadOf(r).size > 0);
+  if (!knn.length) return '<p>No validation has recorded the levels\' spread yet (k-NN validation during training records it).</p>';
+  const [first, last] = [knn[0]!, knn[knn.length - 1]!];
+  const both = knn.length > 1;
+  const when = (r: MetricRecord) => [num(r.epoch) !== undefined ? `epoch ${num(r.epoch)}` : '', num(r.step) !== undefined ? `step ${num(r.step)}` : ''].filter(Boolean).join(', ');
+  const before = levelSpreadOf(first);
+  const rows = [...levelSpreadOf(last)].map(([name, l]) => {
+    const was = before.get(name);
+    const then = both ? `<td>${was ? was.erank.toFixed(2) : '–'}</td><td>${was ? was.std.toPrecision(3) : '–'}</td>` : '';
+    return `<tr><td>${escapeXml(name)}</td><td>${l.dim}</td><td>${l.erank.toFixed(2)}</td><td>${(l.erank / l.dim).toFixed(3)}</td><td>${l.std.toPrecision(3)}</td>${then}</tr>`;
+  });
+  const firstHead = both ? `<th>erank, ${escapeXml(when(first))}</th><th>std, ${escapeXml(when(first))}</th>` : '';
+  return `<p>The test features of each level (one vector per clip) at the last validation (${escapeXml(when(last))})${both ? ' and at the first' : ''}. ` +
+    'Effective rank: the exponential of the entropy of the normalised covariance spectrum, from 1 (every clip on one line: collapse) to dim (isotropic).</p>\n' +
+    `<table><thead><tr><th>level</th><th>dim</th><th>effective rank</th><th>erank / dim</th><th>mean std</th>${firstHead}</tr></thead><tbody>\n` +
+    `${rows.join('\n')}\n</tbody></table>`;
 }
 
 /** SVG files of RUN_DIR/pictures, in a stable order. */
@@ -149,6 +205,7 @@ export function buildReport(runDir: string, config: Config): string {
     '<section id="curves"><h2>Training curves</h2>',
     charts.length ? `<div class="charts">\n${charts.map((c) => `<figure id="${c.id}">${c.svg}</figure>`).join('\n')}\n</div>` : '<p>No metrics.jsonl records yet.</p>',
     '</section>',
+    `<section id="spread"><h2>Spread of each level</h2>\n${spreadTable(records)}\n</section>`,
     `<section id="evaluation"><h2>Evaluation</h2>\n${evalTable(evals)}\n</section>`,
     '<section id="pictures"><h2>Feature pictures</h2>',
     pics.length

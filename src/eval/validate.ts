@@ -6,7 +6,7 @@ import type { Config, EvalConfig } from '../config/index.ts';
 import { UserError } from '../errors.ts';
 import type { Loader } from '../data/loader.ts';
 import { StoreReader } from '../data/store.ts';
-import { EMBEDDING } from '../graph/names.ts';
+import { EMBEDDING, levelOutput } from '../graph/names.ts';
 import { EncoderSession } from '../runtime/encoder.ts';
 import type { FeedSource } from '../runtime/feeds.ts';
 import type { ExecutionProvider, SessionOptions } from '../runtime/session.ts';
@@ -14,6 +14,7 @@ import { encoderLevels } from './encoder.ts';
 import { DEFAULT_TEST_VIEWS, DEFAULT_TRAIN_VIEWS, encodeSplit, evalLoader, labeledLevel, runFeatures, storeOf, type Features, type Pool, type Views } from './features.ts';
 import { knnClassify, type KnnAccuracy, type KnnOptions } from './knn.ts';
 import { loadRun, type CheckpointChoice, type Run } from './run.ts';
+import { spreadStats, type SpreadStats } from './spectrum.ts';
 
 /** The splits k-NN, the probe and fine-tuning use: `train`, and `val` when the store has it, else `test`. */
 export function evalSplits(store: string): { train: string; test: string } {
@@ -88,10 +89,23 @@ export async function evaluateKnn(runDir: string, o: FeatureOptions & KnnChoice 
   return knnSummary(await splitFeatures(run, o), o.level ?? EMBEDDING, run.config.eval.knn, o);
 }
 
+/** How the test features of each level spread (see `spreadStats`), by output name: `embedding`, `level.<group>`. */
+export type LevelSpread = Record<string, SpreadStats>;
+
+/** `spreadStats` of every level of `f` (each level pooled to one row per clip). */
+export function levelSpread(f: Features): LevelSpread {
+  return Object.fromEntries([...f.levels].map(([name, l]) => [levelOutput(name), spreadStats(l.data, f.count, l.dim)]));
+}
+
+export interface ValidationSummary extends KnnSummary {
+  /** every level's spread over the test views: collapse diagnostics */
+  levels: LevelSpread;
+}
+
 /**
  * k-NN validation during training, on the level `embedding`: the run's encoder.onnx (parameters and buffers are its
  * inputs) and the loaders of the train and test views, opened once per run; at each validation, one epoch of each
- * loader through the encoder fed the parameters the run holds.
+ * loader through the encoder fed the parameters the run holds. The test views give every level, for `levelSpread`.
  */
 export class Validation implements AsyncDisposable {
   private constructor(
@@ -115,11 +129,15 @@ export class Validation implements AsyncDisposable {
     }
   }
 
-  /** k-NN accuracy of the encoder with the parameters and buffers in `params` (a run's state: extra entries unused). */
-  async knn(params: FeedSource): Promise<KnnSummary> {
+  /**
+   * k-NN accuracy of the encoder with the parameters and buffers in `params` (a run's state: extra entries unused),
+   * and the spread of every level of its test features.
+   */
+  async knn(params: FeedSource): Promise<ValidationSummary> {
     const train = await encodeSplit(this.encoder, this.loaders.train, { split: this.splits.train, params, levels: [EMBEDDING] });
-    const test = await encodeSplit(this.encoder, this.loaders.test, { split: this.splits.test, params, levels: [EMBEDDING] });
-    return knnSummary({ train, test, splits: this.splits }, EMBEDDING, this.config.eval.knn, { threads: this.threads });
+    const test = await encodeSplit(this.encoder, this.loaders.test, { split: this.splits.test, params });
+    const knn = await knnSummary({ train, test, splits: this.splits }, EMBEDDING, this.config.eval.knn, { threads: this.threads });
+    return { ...knn, levels: levelSpread(test) };
   }
 
   async release(): Promise<void> {

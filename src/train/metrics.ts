@@ -4,7 +4,7 @@
 import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import cliProgress from 'cli-progress';
 import { writeFileAtomic } from '../atomic.ts';
-import type { KnnSummary } from '../eval/validate.ts';
+import type { KnnSummary, LevelSpread } from '../eval/validate.ts';
 import { gradNormName, lossName, lrName } from '../graph/names.ts';
 import type { LossValue, StepResult } from '../runtime/stepper.ts';
 
@@ -41,12 +41,19 @@ export function stepRecord(at: { step: number; epoch: number }, w: Throughput, l
   };
 }
 
-/** The row of a k-NN validation. */
-export const knnRecord = (at: { step: number; epoch: number }, knn: KnnSummary) => ({ kind: 'knn', step: at.step, epoch: at.epoch, top1: knn.top1, top5: knn.top5, level: knn.level });
+/** The row of a k-NN validation; with `levels`, each level's spread (`{erank, std, dim}` by output name). */
+export const knnRecord = (at: { step: number; epoch: number }, knn: KnnSummary & { levels?: LevelSpread }) => ({
+  kind: 'knn', step: at.step, epoch: at.epoch, top1: knn.top1, top5: knn.top5, level: knn.level,
+  ...(knn.levels ? { levels: knn.levels } : {}),
+});
 
 /** The log line of a k-NN validation. */
 export const knnLine = (epoch: number, knn: KnnSummary, best: boolean): string =>
   `epoch ${epoch}: k-NN top-1 ${knn.top1.toFixed(2)}%, top-5 ${knn.top5.toFixed(2)}%${best ? ' (best)' : ''}`;
+
+/** The log line of the levels' spread at a validation: effective rank of dim, mean std. */
+export const spreadLine = (epoch: number, levels: LevelSpread): string =>
+  `epoch ${epoch}: effective rank/dim (mean std) ${Object.entries(levels).map(([name, l]) => `${name} ${l.erank.toFixed(1)}/${l.dim} (${l.std.toPrecision(3)})`).join(', ')}`;
 
 export class MetricsLog {
   constructor(readonly file: string) {}

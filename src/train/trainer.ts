@@ -18,7 +18,7 @@ import { Batches } from './batches.ts';
 import { advance, Checkpoints, loadCheckpoint, startProgress, stepFile, type Checkpoint } from './checkpoint.ts';
 import { DivergedError, DivergenceCheck, GoodCheckpoints } from './divergence.ts';
 import { RunLock } from './lock.ts';
-import { addStep, clipsPerSecond, knnLine, knnRecord, mainLoss, MetricsLog, namedLosses, NO_THROUGHPUT, Progress, stepRecord } from './metrics.ts';
+import { addStep, clipsPerSecond, knnLine, knnRecord, mainLoss, MetricsLog, namedLosses, NO_THROUGHPUT, Progress, spreadLine, stepRecord } from './metrics.ts';
 import { afterStep, emaDecay, fusedStep, groupLearningRates, trainingPlan } from './schedule.ts';
 import { StopRequests, stopExitCode, type StopSignal } from './stop.ts';
 
@@ -95,11 +95,12 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
     const next = afterStep(progress.step, plan, t.checkpoint.every_steps);
     if (next === 'validate') {
-      // k-NN on the encoder as it is now; the checkpoint with the best top-1 is kept as `best`.
+      // k-NN and each level's spread on the encoder as it is now; the best top-1 checkpoint is kept as `best`.
       const knn = await validation!.knn(state);
       const best = progress.best === null || knn.top1 > progress.best;
       metrics.write(knnRecord(progress, knn));
       log(knnLine(progress.epoch, knn, best));
+      log(spreadLine(progress.epoch, knn.levels));
       if (best) progress = { ...progress, best: knn.top1 };
       checkpoints.save(state, progress, { best });
     } else if (next === 'checkpoint') {

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
 import { loaderFromConfig } from '../../src/data/from-config.ts';
+import { directionSensitivity } from '../../src/eval/direction.ts';
+import { buildReport } from '../../src/eval/report.ts';
 import { readSafetensors } from '../../src/graph/safetensors.ts';
 import { movingMnist } from '../fixtures.ts';
 import { tempDir } from '../temp.ts';
@@ -98,7 +100,7 @@ describe('vhssl train', () => {
     assert.deepEqual(JSON.parse(ck.metadata.progress!).groupSteps, { space: 8, time: 8 });
   });
 
-  test('k-NN validation on its schedule writes its metrics and keeps the best checkpoint', () => {
+  test('k-NN validation on its schedule writes its metrics and the levels\' spread, and keeps the best checkpoint', async () => {
     const run = join(tmp, 'knn');
     const r = vhssl(base(run, '--set', 'eval.knn.every=2', '--set', 'eval.knn.schedule=exponential', '--set', 'train.epochs=3', '--set', 'train.steps_per_epoch=4'), { env });
     assert.equal(r.status, 0, r.stderr);
@@ -109,6 +111,26 @@ describe('vhssl train', () => {
     const bestStep = knn.find((m) => m.top1 === best)!.step;
     assert.equal(readlinkSync(join(run, 'checkpoints', 'best.safetensors')), `step-${String(bestStep).padStart(8, '0')}.safetensors`);
     assert.match(r.stderr, /epoch 1: k-NN top-1 [\d.]+%, top-5 [\d.]+% \(best\)/);
+    // Every level's spread over the test views, in each row, in the log and in the report.
+    for (const m of knn) {
+      const levels = (m as unknown as { levels: Record<string, { erank: number; std: number; dim: number }> }).levels;
+      assert.deepEqual(Object.keys(levels), ['embedding', 'level.space', 'level.time']);
+      for (const [name, l] of Object.entries(levels)) {
+        assert.equal(l.dim, 64, name);
+        assert.ok(l.erank >= 1 && l.erank <= 64, `${name} erank ${l.erank}`);
+        assert.ok(l.std > 0 && Number.isFinite(l.std), `${name} std ${l.std}`);
+      }
+    }
+    assert.match(r.stderr, /epoch 3: effective rank\/dim \(mean std\) embedding [\d.]+\/64 \([\d.e-]+\), level\.space [\d.]+\/64 \([\d.e-]+\), level\.time [\d.]+\/64 \([\d.e-]+\)/);
+    const html = readFileSync(buildReport(run, loadConfig({ file: join(run, 'config.yaml') }).config), 'utf8');
+    const last = (knn.at(-1) as unknown as { levels: Record<string, { erank: number }> }).levels;
+    assert.ok(html.includes(`<tr><td>level.time</td><td>64</td><td>${last['level.time']!.erank.toFixed(2)}</td>`), 'the report\'s table shows the last validation');
+    assert.ok(html.includes('id="erank"') && html.includes('id="level-std"'));
+    // Direction sensitivity of the trained encoder: one clip per test video, level.space blind to time by construction.
+    const d = await directionSensitivity(run, { checkpoint: 'last', threads: 1 });
+    assert.equal(d.count, 16);
+    for (const [name, c] of Object.entries(d.levels)) assert.ok(c >= -1 && c <= 1, `${name}: ${c}`);
+    assert.ok(Math.abs(d.levels['level.space']! - 1) < 1e-6);
   });
 
   test('vicreg trains on two views of the same clips', async () => {

@@ -16,9 +16,12 @@ export { tempDir } from '../temp.ts';
 const DIRS = [[1, 0], [-1, 0], [0, 1], [0, -1]] as const;
 export const CLASSES = ['right', 'left', 'down', 'up'];
 
-/** `perClass` train and `perClassTest` test videos per class: a bright 8×8 square moving 2 px/frame on a torus. */
-export function makeStore(dir: string, o: { perClass?: number; perClassTest?: number; frames?: number; size?: number; seed?: number } = {}): string {
-  const [S, F] = [o.size ?? 32, o.frames ?? 10];
+/**
+ * `perClass` train and `perClassTest` test videos per class: a bright 8×8 square moving `speed` (default 2) px/frame on
+ * a torus (speed 0: every frame the same).
+ */
+export function makeStore(dir: string, o: { perClass?: number; perClassTest?: number; frames?: number; size?: number; seed?: number; speed?: number } = {}): string {
+  const [S, F, speed] = [o.size ?? 32, o.frames ?? 10, o.speed ?? 2];
   mkdirSync(dir, { recursive: true });
   writeFileSync(join(dir, 'classes.json'), JSON.stringify(CLASSES));
   const w = new StoreWriter({ dir, tag: '', shardBytes: 1 << 26 });
@@ -34,8 +37,8 @@ export function makeStore(dir: string, o: { perClass?: number; perClassTest?: nu
         for (let t = 0; t < F; t++) {
           for (let y = 0; y < 8; y++) {
             for (let x = 0; x < 8; x++) {
-              const px = (((x0 + x + 2 * dx * t) % S) + S) % S;
-              const py = (((y0 + y + 2 * dy * t) % S) + S) % S;
+              const px = (((x0 + x + speed * dx * t) % S) + S) % S;
+              const py = (((y0 + y + speed * dy * t) % S) + S) % S;
               for (let ch = 0; ch < 3; ch++) data[((t * S + py) * S + px) * 3 + ch] = Math.round(255 * tint[ch]!);
             }
           }

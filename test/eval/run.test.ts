@@ -1,15 +1,15 @@
 // Run directories, feature extraction and validation: loadRun picks and checks checkpoints, features match the encoder
 // graph run directly, the cache is keyed by checkpoint and split, the k-NN schedule, evaluateKnn from a run and the
-// trainer's validation from the artifacts' encoder fed the same parameters.
+// trainer's validation (k-NN and every level's spread) from the artifacts' encoder fed the same parameters.
 import assert from 'node:assert/strict';
 import { copyFileSync, existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import * as ort from 'onnxruntime-node';
 import { UserError } from '../../src/errors.ts';
-import { extractFeatures, parseViews, runFeatures } from '../../src/eval/features.ts';
+import { DEFAULT_TEST_VIEWS, extractFeatures, featureKey, parseViews, runFeatures } from '../../src/eval/features.ts';
 import { loadRun } from '../../src/eval/run.ts';
-import { evaluateKnn, Validation } from '../../src/eval/validate.ts';
+import { evaluateKnn, levelSpread, Validation } from '../../src/eval/validate.ts';
 import { buildArtifacts } from '../../src/graph/artifacts.ts';
 import { encoderGraph } from '../../src/graph/model/graphs.ts';
 import { encodeModel } from '../../src/graph/onnx.ts';
@@ -105,7 +105,7 @@ describe('runs, features, validation', () => {
     assert.equal(flat.count, 8);
   });
 
-  test('the feature cache is keyed by checkpoint and split', async () => {
+  test('the feature cache is keyed by checkpoint, split and time reversal', async () => {
     const run = loadRun(runDir);
     const views = parseViews('--views', '1x1', config);
     const a = await runFeatures(run, { split: 'train', views, threads: 1 });
@@ -123,6 +123,11 @@ describe('runs, features, validation', () => {
     assert.equal(d.cached, false);
     assert.notDeepEqual(d.levels.get('embedding')!.data, a.levels.get('embedding')!.data);
     assert.equal(readdirSync(join(runDir, 'features')).length, 3);
+    const reversed = await runFeatures(run, { split: 'train', views, threads: 1, reverseTime: true });
+    assert.equal(reversed.cached, false, 'clips reversed in time are another entry');
+    assert.notDeepEqual(reversed.levels.get('embedding')!.data, a.levels.get('embedding')!.data);
+    assert.equal(featureKey(run, 'train', views, 'mean', store, false), featureKey(run, 'train', views, 'mean', store), 'forward time keeps the keys of earlier caches');
+    assert.equal(readdirSync(join(runDir, 'features')).length, 4);
   });
 
   test('evaluateKnn from a run directory and the validation from the artifacts\' encoder fed its parameters agree', async () => {
@@ -143,6 +148,14 @@ describe('runs, features, validation', () => {
       for (const [a, b] of inTraining.results.map((r, k) => [r, fromDir.results[k]!] as const)) {
         // Parameters fed as inputs or baked in as initializers: the same features up to rounding, the same neighbours.
         assert.ok(Math.abs(a.clip.top1 - b.clip.top1) <= 100 / 24 && Math.abs(a.video.top1 - b.video.top1) <= 100 / 8, `k=${a.k}: ${a.clip.top1} vs ${b.clip.top1}`);
+      }
+      // Every level's spread over the same 24 test clips, from one encoder run per batch.
+      const spread = levelSpread(await runFeatures(run, { split: 'test', views: DEFAULT_TEST_VIEWS, threads: 1 }));
+      assert.deepEqual(Object.keys(inTraining.levels), ['embedding', 'level.space', 'level.time']);
+      for (const [name, l] of Object.entries(inTraining.levels)) {
+        const want = spread[name]!;
+        assert.equal(l.dim, want.dim);
+        assert.ok(Math.abs(l.erank - want.erank) <= 1e-3 * want.erank && Math.abs(l.std - want.std) <= 1e-3 * want.std, `${name}: ${JSON.stringify(l)} vs ${JSON.stringify(want)}`);
       }
     }
     params.delete('space.embed.bias');

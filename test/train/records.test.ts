@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import type { KnnSummary } from '../../src/eval/validate.ts';
 import type { StepResult } from '../../src/runtime/stepper.ts';
 import { advance, startProgress } from '../../src/train/checkpoint.ts';
-import { addStep, clipsPerSecond, knnLine, knnRecord, mainLoss, namedLosses, NO_THROUGHPUT, stepRecord } from '../../src/train/metrics.ts';
+import { addStep, clipsPerSecond, knnLine, knnRecord, mainLoss, namedLosses, NO_THROUGHPUT, spreadLine, stepRecord } from '../../src/train/metrics.ts';
 
 const position = (n: number) => ({ rng: [n, 2, 3, 4] as const, loader: { seed: 1, epoch: 0, position: n } });
 
@@ -60,5 +60,12 @@ describe('metrics rows', () => {
     assert.deepEqual(knnRecord({ step: 40, epoch: 4 }, knn), { kind: 'knn', step: 40, epoch: 4, top1: 37.5, top5: 81.25, level: 'embedding' });
     assert.equal(knnLine(4, knn, true), 'epoch 4: k-NN top-1 37.50%, top-5 81.25% (best)');
     assert.equal(knnLine(4, knn, false), 'epoch 4: k-NN top-1 37.50%, top-5 81.25%');
+  });
+
+  test('a validation row with the levels\' spread, and its log line', () => {
+    const levels = { embedding: { erank: 12.345, std: 0.41234, dim: 64 }, 'level.space': { erank: 3.04, std: 0.0012345, dim: 32 } };
+    const knn = { top1: 37.5, top5: 81.25, level: 'embedding', levels } as KnnSummary & { levels: typeof levels };
+    assert.deepEqual(knnRecord({ step: 40, epoch: 4 }, knn), { kind: 'knn', step: 40, epoch: 4, top1: 37.5, top5: 81.25, level: 'embedding', levels });
+    assert.equal(spreadLine(4, levels), 'epoch 4: effective rank/dim (mean std) embedding 12.3/64 (0.412), level.space 3.0/32 (0.00123)');
   });
 });
