@@ -1,10 +1,8 @@
 // Checks that span several keys, run on a config the schema has accepted. Each returns the first problem found,
 // located at the key a user would change.
 import { closest, type Problem } from './errors.ts';
-import { GROUPS, STEM_DOWNSAMPLE, TRANSFORMER_GROUPS, type Config, type GroupName } from './schema.ts';
+import { GROUPS, STEM_DOWNSAMPLE, TERM_NAMES, TRANSFORMER_GROUPS, type Config, type GroupName } from './schema.ts';
 
-// Loss terms of the `mine` objective (src/graph/model/mine.ts): summary is a causal group's summary-token term.
-const TERMS = ['up', 'down', 'summary', 'side'] as const;
 
 function checkGroups(c: Config): Problem | undefined {
   const g = c.arch.groups;
@@ -100,6 +98,16 @@ function checkSizes(c: Config): Problem | undefined {
   return undefined;
 }
 
+/** Input tokens per sequence of a transformer group: patches of a frame, frames of a clip, clips of a video. */
+function tokensPerSequence(c: Config, g: Exclude<GroupName, 'patch'>): number {
+  const clips = c.arch.time?.clips ?? 1;
+  if (g === 'space') {
+    const side = (px: number) => px / STEM_DOWNSAMPLE[c.arch.stem] / c.arch.patch;
+    return side(c.data.height) * side(c.data.width);
+  }
+  return g === 'time' ? c.data.frames / clips : clips;
+}
+
 function checkTrain(c: Config): Problem | undefined {
   const t = c.train;
   if (c.arch.task === 'mine' && c.arch.groups.length < 2) {
@@ -115,13 +123,32 @@ function checkTrain(c: Config): Problem | undefined {
   if (c.arch.ema.final_decay < c.arch.ema.decay) {
     return { path: ['arch', 'ema', 'final_decay'], problem: `expected a value ≥ arch.ema.decay (${c.arch.ema.decay}), got ${c.arch.ema.final_decay}` };
   }
-  const terms = c.arch.groups.flatMap((g: GroupName) => TERMS.map((k) => `${g}_${k}`));
+  if (c.arch.task === 'mine' && t.view.enabled && c.arch.targets !== 'ema') {
+    return { path: ['train', 'view', 'enabled'], problem: 'expected false unless arch.targets is ema (the other view\'s targets come from the EMA encoder), got true', hint: 'set arch.targets=ema' };
+  }
+  if (c.arch.task === 'mine' && c.arch.ema.other_view_terms.length > 0 && c.arch.targets !== 'ema') {
+    return {
+      path: ['arch', 'ema', 'other_view_terms'],
+      problem: `expected [] unless arch.targets is ema (targets from another view come from the EMA encoder), got [${c.arch.ema.other_view_terms.join(', ')}]`,
+      hint: 'set arch.targets=ema',
+    };
+  }
+  if (c.arch.task === 'mine' && t.down_target === 'anchored') {
+    const short = c.arch.groups.find((g) => g !== 'patch' && tokensPerSequence(c, g) < 2);
+    if (short && short !== 'patch') {
+      return {
+        path: ['train', 'down_target'],
+        problem: `expected own_frame or any_frame: anchored predicts one token of a sequence from another, and group ${short} reads sequences of ${tokensPerSequence(c, short)} token`,
+      };
+    }
+  }
+  const terms = c.arch.groups.flatMap((g: GroupName) => TERM_NAMES.map((k) => `${g}_${k}`));
   for (const key of Object.keys(t.loss_weights)) {
     if (!terms.includes(key)) {
       const near = closest(key, terms);
       return {
         path: ['train', 'loss_weights', key],
-        problem: `expected a loss term <group>_<up|down|summary|side> of a group in arch.groups, got "${key}"`,
+        problem: `expected a loss term <group>_<up|down|summary|side|view> of a group in arch.groups, got "${key}"`,
         hint: near ? `did you mean "${near}"?` : `terms: ${terms.join(', ')}`,
       };
     }

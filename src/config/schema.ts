@@ -32,6 +32,10 @@ export type GroupName = (typeof GROUPS)[number];
 export const TRANSFORMER_GROUPS = ['space', 'time', 'clip'] as const;
 export type TransformerGroupName = (typeof TRANSFORMER_GROUPS)[number];
 
+/** The loss terms of the `mine` objective (src/graph/model/mine.ts); summary is a causal group's summary-token term. */
+export const TERM_NAMES = ['up', 'down', 'summary', 'side', 'view'] as const;
+export type TermName = (typeof TERM_NAMES)[number];
+
 export const STEMS = ['linear', 'conv2d', 's3d'] as const;
 export type Stem = (typeof STEMS)[number];
 /** Spatial downsampling of each stem before patchify: the conv stems halve twice (two stride-2 stages). */
@@ -61,7 +65,11 @@ const ArchSchema = z.strictObject({
   output_norm: oneOf(NORMS),
   pos_embed: oneOf(['learned', 'sincos']),
   targets: oneOf(['detach', 'ema']),
-  ema: z.strictObject({ decay: prob('a decay in [0, 1]'), final_decay: prob('a decay in [0, 1]') }),
+  ema: z.strictObject({
+    decay: prob('a decay in [0, 1]'),
+    final_decay: prob('a decay in [0, 1]'),
+    other_view_terms: z.array(oneOf(TERM_NAMES), { error: `a list drawn from [${TERM_NAMES.join(', ')}]` }),
+  }),
   // null removes a section; a group listed in `groups` must have one.
   space: GroupSchema.nullable(),
   time: TimeGroupSchema.nullable(),
@@ -155,7 +163,8 @@ const TrainSchema = z.strictObject({
   /** `<group>_<up|down|side>` → weight (missing terms weigh 1). */
   loss_weights: z.record(z.string(), nonNegNum('a weight ≥ 0'), { error: 'a mapping from loss terms (e.g. space_up) to weights' }),
   side: z.strictObject({ enabled: bool(), std_divisor: posNum() }),
-  down_target: oneOf(['own_frame', 'any_frame']),
+  view: z.strictObject({ enabled: bool() }),
+  down_target: oneOf(['own_frame', 'any_frame', 'anchored']),
   optimizer: OptimizerSchema,
   predictor_lr_mult: posNum(),
   no_decay: z.array(str('a name fragment'), { error: 'a list of parameter-name fragments' }),
@@ -198,3 +207,7 @@ export type OptimizerConfig = TrainConfig['optimizer'];
 export type SgdConfig = Extract<OptimizerConfig, { name: 'sgd' }>;
 export type AdamWConfig = Extract<OptimizerConfig, { name: 'adamw' }>;
 export type ScheduleConfig = TrainConfig['schedule'];
+
+/** Whether training reads two views of each clip: the `vicreg` task, and `mine` with some EMA targets from another view. */
+export const twoViews = (c: Pick<Config, 'arch' | 'train'>): boolean =>
+  c.arch.task === 'vicreg' || (c.arch.task === 'mine' && c.arch.targets === 'ema' && (c.arch.ema.other_view_terms.length > 0 || c.train.view.enabled));

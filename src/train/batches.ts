@@ -1,7 +1,7 @@
 // The stream of feeds a run trains on: the loader of the train split (and for a two-view task the loader of its
 // second view: other crops and augmentations of the same videos in the same order), and the seeded stream of
 // prediction positions and dropout seeds. Its position is what a checkpoint stores to resume exactly.
-import type { Config } from '../config/index.ts';
+import { twoViews, type Config } from '../config/index.ts';
 import { loaderFromConfig } from '../data/from-config.ts';
 import type { Loader, LoaderState } from '../data/loader.ts';
 import type { Manifest } from '../graph/artifacts.ts';
@@ -24,7 +24,7 @@ export class Batches implements AsyncDisposable {
   static open(config: Config): Batches {
     const loader = loaderFromConfig(config, { split: 'train', train: true });
     try {
-      const second = config.arch.task === 'vicreg' ? loaderFromConfig(config, { split: 'train', train: true, view: '/2' }) : null;
+      const second = twoViews(config) ? loaderFromConfig(config, { split: 'train', train: true, view: '/2' }) : null;
       return new Batches(loader, second, config.train.seed, config.train.grad_accum);
     } catch (e) {
       void loader.close();

@@ -47,7 +47,7 @@ export function groupLearningRates(t: TrainConfig, groups: readonly string[], st
 }
 
 /** The EMA target encoder's decay at `step` of `total`: from `decay` up to `final_decay` along a cosine (BYOL). */
-export const emaDecay = (ema: Config['arch']['ema'], step: number, total: number): number => cosine(ema.decay, ema.final_decay, step / Math.max(total, 1));
+export const emaDecay = (ema: Pick<Config['arch']['ema'], 'decay' | 'final_decay'>, step: number, total: number): number => cosine(ema.decay, ema.final_decay, step / Math.max(total, 1));
 
 /** The fused step graph runs every group at once: only without accumulation or alternation. */
 export const fusedStep = (t: TrainConfig): boolean => t.grad_accum === 1 && t.alternation.interval_pct === 0;

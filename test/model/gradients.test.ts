@@ -73,6 +73,10 @@ describe('model gradients against finite differences (tiny configs, onnxruntime-
   for (const g of side.groups) {
     test(`mine with side terms, any_frame, cosine: group ${g}`, () => directional(side, mineTrainGraph(side, [g], 12), `loss.${g}`));
   }
+  const anchored = tiny({ loss: { ...mine.loss, downTarget: 'anchored' } });
+  for (const g of ['space', 'time', 'clip'] as const) {
+    test(`mine with anchored down targets: group ${g}`, () => directional(anchored, mineTrainGraph(anchored, [g], 18), `loss.${g}`));
+  }
   const dropped = tiny({ space: { ...mine.space, dropout: 0.3 }, time: { ...mine.time, dropout: 0.2 } });
   for (const g of ['space', 'time'] as const) {
     test(`mine with dropout (fixed seed): group ${g}`, () => directional(dropped, mineTrainGraph(dropped, [g], 17), `loss.${g}`));
@@ -80,6 +84,10 @@ describe('model gradients against finite differences (tiny configs, onnxruntime-
   const ema = tiny({ targets: 'ema' });
   for (const g of ['space', 'clip'] as const) {
     test(`mine with EMA targets: group ${g}`, () => directional(ema, mineTrainGraph(ema, [g], 16), `loss.${g}`));
+  }
+  const otherView = tiny({ targets: 'ema', otherViewTerms: ['up', 'summary'], loss: { ...mine.loss, downTarget: 'anchored', view: true } });
+  for (const g of ['space', 'clip'] as const) {
+    test(`mine with EMA targets on another view, anchored, view term: group ${g}`, () => directional(otherView, mineTrainGraph(otherView, [g], 19), `loss.${g}`));
   }
   for (const fn of ['ce', 'vicreg'] as const) {
     const spec = tiny({ groups: ['space', 'time'], time: { ...mine.time, clips: 1 }, predictor: { hidden: [6], norm: 'layernorm' }, loss: { ...mine.loss, fn } });

@@ -13,18 +13,23 @@ import { feedsFor } from './feeds.ts';
 import { tiny } from './specs.ts';
 
 const spec: ModelSpec = tiny({ loss: { ...tiny().loss, side: { enabled: true, stdDivisor: 3 } } });
+// The objective's variants: EMA targets, some from another view, anchored down targets.
+const variants: ModelSpec = tiny({ targets: 'ema', otherViewTerms: ['up', 'summary'], loss: { ...spec.loss, downTarget: 'anchored', view: true } });
 
 describe('group isolation', () => {
   for (const a of spec.groups) {
-    test(`the loss of ${a} has no gradient path to any other group's parameters`, () => {
-      const tg = mineTrainGraph(spec, [a], 5);
-      const b = tg.builder;
-      const loss = b.graph.outputs.find((v) => v.name === `loss.${a}`)!;
-      const others = b.params.filter((p) => p.group !== a);
-      assert.ok(others.length > 0, `the ${a} graph reads other groups' parameters (targets), so the check is not empty`);
-      const grads = gradients(b, loss, others.map((p) => p.value), { scope: 'probe' });
-      assert.deepEqual(grads.map((g, i) => (g ? others[i]!.value.name : null)).filter(Boolean), []);
-    });
+    for (const [what, sp] of [['', spec], [' (EMA targets from two views, anchored down targets, view term)', variants]] as const) {
+      test(`the loss of ${a} has no gradient path to any other group's parameters${what}`, () => {
+        const tg = mineTrainGraph(sp, [a], 5);
+        const b = tg.builder;
+        const loss = b.graph.outputs.find((v) => v.name === `loss.${a}`)!;
+        const others = b.params.filter((p) => p.group !== a);
+        assert.ok(others.length > 0, `the ${a} graph reads other groups' parameters (targets), so the check is not empty`);
+        if (sp.targets === 'ema') assert.ok(others.some((p) => p.group === 'ema'), 'the graph reads the EMA encoder');
+        const grads = gradients(b, loss, others.map((p) => p.value), { scope: 'probe' });
+        assert.deepEqual(grads.map((g, i) => (g ? others[i]!.value.name : null)).filter(Boolean), []);
+      });
+    }
 
     test(`the backward nodes of ${a} read other groups' parameters only through walls`, () => {
       const tg = mineTrainGraph(spec, [a], 5);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { GraphBuilder } from '../../src/graph/builder.ts';
 import { encode } from '../../src/graph/model/encoder.ts';
+import { mineTrainGraph } from '../../src/graph/model/graphs.ts';
 import { mineTerms } from '../../src/graph/model/mine.ts';
 import type { PositionInput } from '../../src/graph/model/positions.ts';
 import { patchesPerFrame, type ModelSpec } from '../../src/graph/model/spec.ts';
@@ -17,7 +18,7 @@ function build(spec: ModelSpec) {
   const video = b.input('video', 'float32', [spec.batch, spec.frames, spec.height, spec.width, 3]);
   const enc = encode(c, spec, video, { walls: true });
   const positions: PositionInput[] = [];
-  const terms = mineTerms(c, spec, enc.levels, { targetLevels: enc.levels, positions });
+  const terms = mineTerms(c, spec, enc.levels, { targetLevels: () => enc.levels, positions });
   const pairs = Object.fromEntries(terms.map((t) => [`${t.group}.${t.term}`, [t.pred.shape, t.target.shape]]));
   return { b, enc, pairs, positions };
 }
@@ -98,5 +99,28 @@ describe('worked example (spec §3.4)', () => {
     const pe = (n: string) => b.params.find((p) => p.value.name === n)!.value.shape;
     assert.deepEqual(pe('time.pred_down.pos_embed_token'), [4, 170]);
     assert.deepEqual(pe('time.pred_down.pos_embed_seq'), [2, 86]);
+  });
+
+  test('anchored down targets: every token of a sequence predicts another one, given the offset', () => {
+    const spec: ModelSpec = { ...WE, loss: { ...WE.loss, downTarget: 'anchored' } };
+    const { b, pairs, positions } = build(spec);
+    // space: 16 patches of each of 8 frames; time: 4 frames of each of 2 clips; clip: 2 clips of the video.
+    assert.deepEqual(pairs['space.down'], [[B * 8, 16, 256], [B * 8, 16, 256]]);
+    assert.deepEqual(pairs['time.summary'], [[B * 2, 4, 128], [B * 2, 4, 128]]);
+    assert.deepEqual(pairs['clip.summary'], [[B, 2, 256], [B, 2, 256]]);
+    assert.deepEqual(positions.find((p) => p.name === 'pos.time.summary'), { name: 'pos.time.summary', kind: 'side', batch: B * 2, count: 4, range: 4, stdDivisor: 3 });
+    const shape = (n: string) => b.params.find((p) => p.value.name === n)!.value.shape;
+    assert.deepEqual(shape('time.pred_summary.rel_embed'), [7, 256]);
+    assert.deepEqual(shape('time.pred_summary.anchor_in.weight'), [128, 256]);
+  });
+
+  test('EMA targets from another view: one EMA pass over both views, video2 declared only when a term reads it', () => {
+    const spec = (otherViewTerms: ModelSpec['otherViewTerms']): ModelSpec => ({ ...WE, groups: ['space', 'time'], time: { ...WE.time, clips: 1 }, targets: 'ema', otherViewTerms });
+    const inputs = (s: ModelSpec) => mineTrainGraph(s, ['space', 'time'], 1).builder.graph.inputs.map((v) => v.name);
+    assert.ok(!inputs(spec([])).includes('video2'));
+    const b = mineTrainGraph(spec(['summary']), ['space', 'time'], 1).builder;
+    assert.ok(b.graph.inputs.some((v) => v.name === 'video2'));
+    const concat = b.graph.nodes.find((n) => n.opType === 'Concat' && n.inputs.some((v) => v?.name === 'video2'))!;
+    assert.deepEqual(concat.outputs[0]!.shape, [2 * B, 8, 112, 112, 3]);
   });
 });

@@ -36,9 +36,11 @@ export function modelSpec(c: Config, batch = c.train.batch_size): ModelSpec {
       vicreg: t.loss.vicreg,
       weights: t.loss_weights,
       side: { enabled: t.side.enabled, stdDivisor: t.side.std_divisor },
+      view: t.view.enabled,
       downTarget: t.down_target,
     },
     targets: a.targets,
+    otherViewTerms: a.targets === 'ema' ? a.ema.other_view_terms : [],
     numClasses: a.num_classes,
   };
 }

@@ -12,11 +12,11 @@ import { exposeUnusedStatistics, linear, type Ctx } from '../nn/layers.ts';
 import { EMA, EMA_DECAY, emaName, EMBEDDING, gradName, gradNormName, LABELS, levelOutput, lossName, lrName, monitorName, newName, stateName, stepName, VIDEO, VIDEO2 } from '../names.ts';
 import { applyOptimizer, optimizerSpec, slotsOf, type OptimizerSpec, type Slot } from '../optim/index.ts';
 import { prune } from '../prune.ts';
-import { encode } from './encoder.ts';
+import { encode, type Level } from './encoder.ts';
 import { vicregTwoView } from './losses.ts';
 import { mineTerms, type Term } from './mine.ts';
 import type { PositionInput } from './positions.ts';
-import type { GroupName, ModelSpec } from './spec.ts';
+import type { GroupName, ModelSpec, TermName } from './spec.ts';
 
 export interface TrainGraph {
   builder: GraphBuilder;
@@ -59,13 +59,14 @@ function start(name: string, seed: number): { b: GraphBuilder; c: Ctx } {
 }
 
 /**
- * The target encoder of `targets: ema` (BYOL / I-JEPA): the same encoder under the `ema.` prefix, run on the same
- * video. Its parameters start equal to the online ones and follow them by an exponential moving average; they are
- * never trained. Its BatchNorms normalise with batch statistics (training mode) and keep no running statistics.
+ * The target encoder of `targets: ema` (BYOL / I-JEPA): the same encoder under the `ema.` prefix, run on the given
+ * video (B or 2B clips). Its parameters start equal to the online ones and follow them by an exponential moving
+ * average; they are never trained. Its BatchNorms normalise with batch statistics (training mode) and keep no
+ * running statistics.
  */
 function emaEncoder(b: GraphBuilder, c: Ctx, s: ModelSpec, video: Value) {
   const ema: Ctx = { ...c, updates: [] };
-  const enc = b.scope(EMA, () => encode(ema, s, video, { walls: true }));
+  const enc = b.scope(EMA, () => encode(ema, { ...s, batch: video.shape[0] as number }, video, { walls: true }));
   const online = new Map([...b.params, ...b.buffers].filter((p) => p.group !== EMA).map((p) => [emaName(p.value.name), p.init]));
   for (const list of [b.params, b.buffers]) {
     list.forEach((p, i) => {
@@ -75,15 +76,32 @@ function emaEncoder(b: GraphBuilder, c: Ctx, s: ModelSpec, video: Value) {
   return enc;
 }
 
+/**
+ * Where each term's targets come from: the online levels (`targets: detach`), or the EMA encoder's, run once on the
+ * same clips, or on both views at once (`video` ⊕ `video2`, 2B clips) when some terms read another view.
+ */
+function targetLevels(b: GraphBuilder, c: Ctx, s: ModelSpec, video: Value, online: readonly Level[]): (term: TermName) => readonly Level[] {
+  if (s.targets === 'detach') return () => online;
+  const others = new Set<TermName>([...s.otherViewTerms, ...(s.loss.view ? ['view' as const] : [])]);
+  if (others.size === 0) {
+    const same = emaEncoder(b, c, s, video).levels;
+    return () => same;
+  }
+  const both = emaEncoder(b, c, s, b.Concat([video, b.input(VIDEO2, 'float32', video.shape)], 0)).levels;
+  const half = (x: Value, k: number) => b.Slice(x, [k * s.batch], [(k + 1) * s.batch], [0]);
+  const view = (k: number) => both.map((l) => ({ ...l, tokens: half(l.tokens, k), full: l.full && half(l.full, k) }));
+  const [same, other] = [view(0), view(1)];
+  return (term) => (others.has(term) ? other : same);
+}
+
 /** `mine`: the forward of every level and the loss terms of `groups`. */
 function mineForward(s: ModelSpec, groups: readonly GroupName[], seed: number, name: string): Forward {
   const { b, c } = start(name, seed);
   const video = b.input(VIDEO, 'float32', [s.batch, s.frames, s.height, s.width, 3]);
   const enc = encode(c, s, video, { walls: true });
-  const targets = s.targets === 'ema' ? emaEncoder(b, c, s, video) : enc;
   const positions: PositionInput[] = [];
   const only = new Set(groups);
-  const terms = mineTerms(c, s, enc.levels, { targetLevels: targets.levels, positions, only });
+  const terms = mineTerms(c, s, enc.levels, { targetLevels: targetLevels(b, c, s, video, enc.levels), positions, only });
   const losses: string[] = [];
   const totals = new Map<string, Value>();
   for (const g of groups) {

@@ -1,6 +1,7 @@
 // The `mine` objective, with the original's alignment bugs fixed: per group, predictors up (the level above that
 // contains it), down (the level below), summary (causal groups: the trailing summary token predicts a token of its
-// own sequence) and side (another temporal position), each against a stop-gradient target.
+// own sequence), side (another temporal position) and view (the top level: its counterpart in another view of the
+// clip), each against a stop-gradient target.
 import type { GraphBuilder } from '../builder.ts';
 import type { Value } from '../ir.ts';
 import { positionName, relativeName } from '../names.ts';
@@ -10,9 +11,8 @@ import { tensor } from '../tensor.ts';
 import type { Level } from './encoder.ts';
 import { pairLoss } from './losses.ts';
 import type { PositionInput } from './positions.ts';
-import type { GroupName, ModelSpec } from './spec.ts';
+import type { GroupName, ModelSpec, TermName } from './spec.ts';
 
-export type TermName = 'up' | 'down' | 'summary' | 'side';
 
 export interface Term {
   group: GroupName;
@@ -63,6 +63,7 @@ function summaryDown(c: Ctx, s: ModelSpec, g: Level, l: Level, below: Value, ter
   const { S, T } = g.seq;
   const name = `pred_${term}`;
   const input = positionName(g.group, term);
+  if (s.loss.downTarget === 'anchored') return anchoredDown(c, s, g, l, below, name, input, positions);
   if (s.loss.downTarget === 'own_frame' || S === 1) {
     positions.push({ name: input, kind: 'down', batch: B, count: S, range: T });
     const pos = b.input(input, 'int64', [B, S]);
@@ -81,9 +82,31 @@ function summaryDown(c: Ctx, s: ModelSpec, g: Level, l: Level, below: Value, ter
   return [pred, pickRow(b, below, pos)];
 }
 
+/**
+ * The anchored variant: each token p of a sequence, given as it is in the target level, together with the sequence's
+ * summary and the offset q − p, predicts another token q of the same sequence. The anchor supplies the content and
+ * the place, so the summary is left to supply what changes between them: over frames, the motion.
+ * Position input `<input>` (B·S, T): q per anchor p; `<input>_rel`: q − p + T − 1. Returns (prediction, target).
+ */
+function anchoredDown(c: Ctx, s: ModelSpec, g: Level, l: Level, below: Value, name: string, input: string, positions: PositionInput[]): [Value, Value] {
+  const { b } = c;
+  const { S, T } = g.seq;
+  const N = s.batch * S;
+  if (T < 2) throw new Error(`down_target anchored needs at least 2 tokens per sequence, group ${g.group} has ${T}`);
+  positions.push({ name: input, kind: 'side', batch: N, count: T, range: T, stdDivisor: s.loss.side.stdDivisor });
+  const q = b.input(input, 'int64', [N, T]);
+  const rel = b.input(relativeName(input), 'int64', [N, T]);
+  const tokens = b.Reshape(below, [N, T, l.dim]); // the target level, behind its wall
+  const anchors = b.scope(name, () => linear(c, 'anchor_in', b.Reshape(tokens, [N * T, l.dim]), g.dim, { bias: false }));
+  const pe = b.Gather(b.param(`${name}.rel_embed`, (r) => truncNormal(r, [2 * T - 1, g.dim]), ['pos_embed']), rel, 0); // (N, T, D_g)
+  const context = b.Add(b.Add(b.Reshape(g.tokens, [N, 1, g.dim]), pe), b.Reshape(anchors, [N, T, g.dim]));
+  const pred = predictor(c, s, name, context, l.dim); // (N, T, D_l)
+  return [pred, b.GatherElements(tokens, b.Expand(b.Reshape(q, [N, T, 1]), [N, T, l.dim]), 1)];
+}
+
 export interface MineOptions {
-  /** Where targets come from: the levels themselves (targets: detach) or an EMA copy of the encoder. */
-  targetLevels: readonly Level[];
+  /** Where a term's targets come from: the levels themselves (targets: detach) or an EMA copy of the encoder, run on the same view or on another. */
+  targetLevels: (term: TermName) => readonly Level[];
   /** Receives the position inputs the graph declares. */
   positions: PositionInput[];
   /** Groups whose terms to build (default all). */
@@ -95,7 +118,7 @@ export function mineTerms(c: Ctx, s: ModelSpec, levels: readonly Level[], o: Min
   const { b } = c;
   const B = s.batch;
   const terms: Term[] = [];
-  const target = (i: number) => o.targetLevels[i]!;
+  const target = (term: TermName, i: number) => o.targetLevels(term)[i]!;
   levels.forEach((g, i) => {
     if (o.only && !o.only.has(g.group)) return;
     b.scope(g.group, () => {
@@ -110,12 +133,12 @@ export function mineTerms(c: Ctx, s: ModelSpec, levels: readonly Level[], o: Min
         const { S, T } = h.seq;
         if (h.full) {
           // Causal next group: token t predicts the causal state just before it, t-1, within its sequence.
-          const tgt = b.stopGradient(target(i + 1).full!); // (B, S_h, T_h, D_h)
+          const tgt = b.stopGradient(target('up', i + 1).full!); // (B, S_h, T_h, D_h)
           const p4 = b.Reshape(pred, [B, S, T, h.dim]);
           add('up', take(b, p4, 2, 1, T), take(b, tgt, 2, 0, T - 1));
         } else {
           // Non-causal next group: its summary of the sequence this token belongs to (repeat-interleave by T).
-          const tgt = b.stopGradient(target(i + 1).tokens); // (B, S_h, D_h)
+          const tgt = b.stopGradient(target('up', i + 1).tokens); // (B, S_h, D_h)
           const idx = b.constant(tensor('int64', [Sg], Array.from({ length: Sg }, (_, k) => Math.floor(k / T))));
           add('up', pred, S === 1 ? tgt : b.Gather(tgt, idx, 1));
         }
@@ -125,18 +148,21 @@ export function mineTerms(c: Ctx, s: ModelSpec, levels: readonly Level[], o: Min
       const l = levels[i - 1];
       if (l) {
         const { S, T } = g.seq;
-        const below = b.stopGradient(target(i - 1).tokens); // (B, S·T, D_l)
+        const below = (term: TermName) => b.stopGradient(target(term, i - 1).tokens); // (B, S·T, D_l)
         if (g.full) {
           // Causal: position t predicts the next lower-level token t+1 of its sequence.
           const pred = predictor(c, s, 'pred_down', g.full, l.dim); // (B, S, T, D_l)
-          add('down', take(b, pred, 2, 0, T - 1), take(b, b.Reshape(below, [B, S, T, l.dim]), 2, 1, T));
+          add('down', take(b, pred, 2, 0, T - 1), take(b, b.Reshape(below('down'), [B, S, T, l.dim]), 2, 1, T));
         } else {
-          add('down', ...summaryDown(c, s, g, l, below, 'down', o.positions));
+          add('down', ...summaryDown(c, s, g, l, below('down'), 'down', o.positions));
         }
         // A causal group's trailing summary token is its level output: like a non-causal summary, it predicts a
         // sampled token of its own sequence, so the level output is supervised even when no group sits above.
-        if (g.full) add('summary', ...summaryDown(c, s, g, l, below, 'summary', o.positions));
+        if (g.full) add('summary', ...summaryDown(c, s, g, l, below('summary'), 'summary', o.positions));
       }
+
+      // view: the top level, with no level above it, predicts its counterpart in another view of the clip.
+      if (!h && s.loss.view) add('view', predictor(c, s, 'pred_view', g.tokens, g.dim), b.stopGradient(target('view', i).tokens));
 
       // side: a token predicts the same level at another temporal position (future or past).
       if (h && s.loss.side.enabled) {
@@ -148,7 +174,7 @@ export function mineTerms(c: Ctx, s: ModelSpec, levels: readonly Level[], o: Min
           const q = b.input(name, 'int64', [B, N]);
           const rel = b.input(relativeName(name), 'int64', [B, N]);
           const pe = b.Gather(b.param('pred_side.pos_embed', (r) => truncNormal(r, [2 * N - 1, g.dim]), ['pos_embed']), rel, 0); // (B, N, D)
-          const tgtLevel = b.stopGradient(target(i).tokens);
+          const tgtLevel = b.stopGradient(target('side', i).tokens);
           if (patchLevel) {
             // Each patch predicts the same patch position in frame q.
             const P = Sg / N;

@@ -1,9 +1,9 @@
 // The resolved description of a model: what the graph code needs, derived from the validated config.
-import type { ArchConfig, GroupName, Stem, TrainConfig, TransformerGroupName } from '../../config/schema.ts';
+import type { ArchConfig, GroupName, Stem, TermName, TrainConfig, TransformerGroupName } from '../../config/schema.ts';
 import type { NormKind } from '../nn/layers.ts';
 import type { TransformerSpec } from '../nn/transformer.ts';
 
-export type { GroupName, Stem };
+export type { GroupName, Stem, TermName };
 export type TransformerGroup = TransformerGroupName;
 export type Task = ArchConfig['task'];
 export type LossFn = TrainConfig['loss']['fn'];
@@ -20,8 +20,10 @@ export interface LossSpec {
   /** Per-term weights keyed `<group>_<term>` (default 1). */
   weights: Readonly<Record<string, number>>;
   side: { enabled: boolean; stdDivisor: number };
+  /** The top level predicts the EMA encoder's top level of another view (term `view`). */
+  view: boolean;
   /** own_frame: a summary predicts a token of its own sequence; any_frame: of any sequence (the original's only choice). */
-  downTarget: 'own_frame' | 'any_frame';
+  downTarget: 'own_frame' | 'any_frame' | 'anchored';
 }
 
 export interface ModelSpec {
@@ -45,6 +47,8 @@ export interface ModelSpec {
   predictor: { hidden: readonly number[]; norm: NormKind };
   loss: LossSpec;
   targets: 'detach' | 'ema';
+  /** Terms whose EMA targets come from another view of the clip (`video2`: other crops, BYOL / BraVe). */
+  otherViewTerms: readonly TermName[];
   numClasses: number;
 }
 
