@@ -99,7 +99,7 @@ function checkSizes(c: Config): Problem | undefined {
 }
 
 /** Input tokens per sequence of a transformer group: patches of a frame, frames of a clip, clips of a video. */
-function tokensPerSequence(c: Config, g: Exclude<GroupName, 'patch'>): number {
+function tokensPerSequence(c: Config, g: (typeof TRANSFORMER_GROUPS)[number]): number {
   const clips = c.arch.time?.clips ?? 1;
   if (g === 'space') {
     const side = (px: number) => px / STEM_DOWNSAMPLE[c.arch.stem] / c.arch.patch;
@@ -133,11 +133,12 @@ function checkTrain(c: Config): Problem | undefined {
       hint: 'set arch.targets=ema',
     };
   }
-  if (c.arch.task === 'mine' && t.down_target === 'anchored') {
-    const short = c.arch.groups.find((g) => g !== 'patch' && tokensPerSequence(c, g) < 2);
-    if (short && short !== 'patch') {
+  for (const [key, causal] of [['down_target', false], ['summary_target', true]] as const) {
+    if (c.arch.task !== 'mine' || t[key] !== 'anchored') continue;
+    const short = TRANSFORMER_GROUPS.find((g) => c.arch.groups.includes(g) && c.arch[g]!.causal === causal && tokensPerSequence(c, g) < 2);
+    if (short) {
       return {
-        path: ['train', 'down_target'],
+        path: ['train', key],
         problem: `expected own_frame or any_frame: anchored predicts one token of a sequence from another, and group ${short} reads sequences of ${tokensPerSequence(c, short)} token`,
       };
     }

@@ -36,6 +36,8 @@ export type TransformerGroupName = (typeof TRANSFORMER_GROUPS)[number];
 export const TERM_NAMES = ['up', 'down', 'summary', 'side', 'view'] as const;
 export type TermName = (typeof TERM_NAMES)[number];
 
+const LOSS_FNS = ['mse', 'ce', 'cosine', 'vicreg'] as const;
+
 export const STEMS = ['linear', 'conv2d', 's3d'] as const;
 export type Stem = (typeof STEMS)[number];
 /** Spatial downsampling of each stem before patchify: the conv stems halve twice (two stride-2 stages). */
@@ -155,7 +157,7 @@ const TrainSchema = z.strictObject({
   steps_per_epoch: posInt('a positive integer or null').nullable(),
   grad_accum: posInt(),
   loss: z.strictObject({
-    fn: oneOf(['mse', 'ce', 'cosine', 'vicreg']),
+    fn: oneOf(LOSS_FNS),
     ce: z.strictObject({ pred_temp: posNum(), tgt_temp: posNum() }),
     cosine: z.strictObject({ mult: posNum() }),
     vicreg: z.strictObject({ sim: nonNegNum(), std: nonNegNum(), cov: nonNegNum(), eps: posNum() }),
@@ -163,8 +165,9 @@ const TrainSchema = z.strictObject({
   /** `<group>_<up|down|side>` → weight (missing terms weigh 1). */
   loss_weights: z.record(z.string(), nonNegNum('a weight ≥ 0'), { error: 'a mapping from loss terms (e.g. space_up) to weights' }),
   side: z.strictObject({ enabled: bool(), std_divisor: posNum() }),
-  view: z.strictObject({ enabled: bool() }),
+  view: z.strictObject({ enabled: bool(), fn: oneOf(LOSS_FNS).nullable() }),
   down_target: oneOf(['own_frame', 'any_frame', 'anchored']),
+  summary_target: oneOf(['own_frame', 'any_frame', 'anchored']),
   optimizer: OptimizerSchema,
   predictor_lr_mult: posNum(),
   no_decay: z.array(str('a name fragment'), { error: 'a list of parameter-name fragments' }),

@@ -127,7 +127,7 @@ describe('bad input names the key path, what was expected and what was found', (
     ['unknown schedule key', ['train.schedule.gamma=0.5'], /^config\.train\.schedule\.gamma: unknown key for schedule "cosine" \("gamma" belongs to schedule "step"/],
     ['targets from another view without the EMA encoder', ['arch.ema.other_view_terms=[summary]'], /^config\.arch\.ema\.other_view_terms: expected \[\] unless arch\.targets is ema .*set arch\.targets=ema/],
     ['the view term without the EMA encoder', ['train.view.enabled=true'], /^config\.train\.view\.enabled: expected false unless arch\.targets is ema/],
-    ['anchored down targets on one-token sequences', ['train.down_target=anchored', 'arch.groups=[space, time, clip]', 'arch.time.clips=8'], /^config\.train\.down_target: expected own_frame or any_frame: anchored predicts one token of a sequence from another, and group time reads sequences of 1 token/],
+    ['anchored summary targets on one-token sequences', ['train.summary_target=anchored', 'arch.groups=[space, time, clip]', 'arch.time.clips=8'], /^config\.train\.summary_target: expected own_frame or any_frame: anchored predicts one token of a sequence from another, and group time reads sequences of 1 token/],
     ['nesterov without momentum', ['train.optimizer.momentum=0'], /^config\.train\.optimizer\.momentum: expected a momentum > 0 with nesterov: true, got 0/],
     ['bad --set syntax', ['train.optimizer.lr'], /^--set train\.optimizer\.lr: expected key\.path=value/],
     ['bad --set value', ['arch.groups=[space'], /^--set arch\.groups=\[space: the value is not valid YAML/],

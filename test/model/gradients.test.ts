@@ -73,7 +73,7 @@ describe('model gradients against finite differences (tiny configs, onnxruntime-
   for (const g of side.groups) {
     test(`mine with side terms, any_frame, cosine: group ${g}`, () => directional(side, mineTrainGraph(side, [g], 12), `loss.${g}`));
   }
-  const anchored = tiny({ loss: { ...mine.loss, downTarget: 'anchored' } });
+  const anchored = tiny({ loss: { ...mine.loss, downTarget: 'anchored', summaryTarget: 'anchored' } });
   for (const g of ['space', 'time', 'clip'] as const) {
     test(`mine with anchored down targets: group ${g}`, () => directional(anchored, mineTrainGraph(anchored, [g], 18), `loss.${g}`));
   }
@@ -85,7 +85,7 @@ describe('model gradients against finite differences (tiny configs, onnxruntime-
   for (const g of ['space', 'clip'] as const) {
     test(`mine with EMA targets: group ${g}`, () => directional(ema, mineTrainGraph(ema, [g], 16), `loss.${g}`));
   }
-  const otherView = tiny({ targets: 'ema', otherViewTerms: ['up', 'summary'], loss: { ...mine.loss, downTarget: 'anchored', view: true } });
+  const otherView = tiny({ targets: 'ema', otherViewTerms: ['up', 'summary'], loss: { ...mine.loss, downTarget: 'anchored', summaryTarget: 'anchored', view: { enabled: true, fn: 'cosine' } } });
   for (const g of ['space', 'clip'] as const) {
     test(`mine with EMA targets on another view, anchored, view term: group ${g}`, () => directional(otherView, mineTrainGraph(otherView, [g], 19), `loss.${g}`));
   }

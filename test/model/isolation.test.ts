@@ -14,7 +14,7 @@ import { tiny } from './specs.ts';
 
 const spec: ModelSpec = tiny({ loss: { ...tiny().loss, side: { enabled: true, stdDivisor: 3 } } });
 // The objective's variants: EMA targets, some from another view, anchored down targets.
-const variants: ModelSpec = tiny({ targets: 'ema', otherViewTerms: ['up', 'summary'], loss: { ...spec.loss, downTarget: 'anchored', view: true } });
+const variants: ModelSpec = tiny({ targets: 'ema', otherViewTerms: ['up', 'summary'], loss: { ...spec.loss, downTarget: 'anchored', summaryTarget: 'anchored', view: { enabled: true, fn: 'mse' } } });
 
 describe('group isolation', () => {
   for (const a of spec.groups) {

@@ -102,7 +102,7 @@ describe('worked example (spec §3.4)', () => {
   });
 
   test('anchored down targets: every token of a sequence predicts another one, given the offset', () => {
-    const spec: ModelSpec = { ...WE, loss: { ...WE.loss, downTarget: 'anchored' } };
+    const spec: ModelSpec = { ...WE, loss: { ...WE.loss, downTarget: 'anchored', summaryTarget: 'anchored' } };
     const { b, pairs, positions } = build(spec);
     // space: 16 patches of each of 8 frames; time: 4 frames of each of 2 clips; clip: 2 clips of the video.
     assert.deepEqual(pairs['space.down'], [[B * 8, 16, 256], [B * 8, 16, 256]]);

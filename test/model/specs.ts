@@ -14,7 +14,7 @@ export const BENCH_ST: ModelSpec = {
   time: { ...g(256, 6, 48, 512, true), clips: 1 },
   clip: g(512, 8, 64, 1024, true),
   predictor: { hidden: [], norm: 'batchnorm' },
-  loss: { fn: 'mse', ce: { predTemp: 1, tgtTemp: 0.5 }, cosine: { mult: 1 }, vicreg: { sim: 25, std: 25, cov: 1, eps: 1e-4 }, weights: {}, side: { enabled: false, stdDivisor: 3 }, view: false, downTarget: 'own_frame' },
+  loss: { fn: 'mse', ce: { predTemp: 1, tgtTemp: 0.5 }, cosine: { mult: 1 }, vicreg: { sim: 25, std: 25, cov: 1, eps: 1e-4 }, weights: {}, side: { enabled: false, stdDivisor: 3 }, view: { enabled: false, fn: 'mse' }, downTarget: 'own_frame', summaryTarget: 'own_frame' },
   targets: 'detach',
   otherViewTerms: [],
   numClasses: 10,

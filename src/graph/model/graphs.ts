@@ -82,7 +82,7 @@ function emaEncoder(b: GraphBuilder, c: Ctx, s: ModelSpec, video: Value) {
  */
 function targetLevels(b: GraphBuilder, c: Ctx, s: ModelSpec, video: Value, online: readonly Level[]): (term: TermName) => readonly Level[] {
   if (s.targets === 'detach') return () => online;
-  const others = new Set<TermName>([...s.otherViewTerms, ...(s.loss.view ? ['view' as const] : [])]);
+  const others = new Set<TermName>([...s.otherViewTerms, ...(s.loss.view.enabled ? ['view' as const] : [])]);
   if (others.size === 0) {
     const same = emaEncoder(b, c, s, video).levels;
     return () => same;

@@ -55,7 +55,9 @@ function pickRow(b: GraphBuilder, x: Value, idx: Value): Value {
 
 /**
  * A sequence summary (B, S, D_g) predicts a sampled token of the level below: of its own sequence (own_frame), or of
- * any sequence (any_frame, with a 2-D positional encoding: token part ⊕ sequence part). Returns (prediction, target).
+ * any sequence (any_frame, with a 2-D positional encoding: token part ⊕ sequence part), or every token of its own
+ * sequence from another (anchored). `down_target` chooses for the down term, `summary_target` for the summary term.
+ * Returns (prediction, target).
  */
 function summaryDown(c: Ctx, s: ModelSpec, g: Level, l: Level, below: Value, term: 'down' | 'summary', positions: PositionInput[]): [Value, Value] {
   const { b } = c;
@@ -63,8 +65,9 @@ function summaryDown(c: Ctx, s: ModelSpec, g: Level, l: Level, below: Value, ter
   const { S, T } = g.seq;
   const name = `pred_${term}`;
   const input = positionName(g.group, term);
-  if (s.loss.downTarget === 'anchored') return anchoredDown(c, s, g, l, below, name, input, positions);
-  if (s.loss.downTarget === 'own_frame' || S === 1) {
+  const how = term === 'summary' ? s.loss.summaryTarget : s.loss.downTarget;
+  if (how === 'anchored') return anchoredDown(c, s, g, l, below, name, input, positions);
+  if (how === 'own_frame' || S === 1) {
     positions.push({ name: input, kind: 'down', batch: B, count: S, range: T });
     const pos = b.input(input, 'int64', [B, S]);
     const pe = b.Gather(b.param(`${name}.pos_embed`, (r) => truncNormal(r, [T, g.dim]), ['pos_embed']), pos, 0); // (B, S, D_g)
@@ -92,7 +95,7 @@ function anchoredDown(c: Ctx, s: ModelSpec, g: Level, l: Level, below: Value, na
   const { b } = c;
   const { S, T } = g.seq;
   const N = s.batch * S;
-  if (T < 2) throw new Error(`down_target anchored needs at least 2 tokens per sequence, group ${g.group} has ${T}`);
+  if (T < 2) throw new Error(`anchored targets need at least 2 tokens per sequence, group ${g.group} has ${T}`);
   positions.push({ name: input, kind: 'side', batch: N, count: T, range: T, stdDivisor: s.loss.side.stdDivisor });
   const q = b.input(input, 'int64', [N, T]);
   const rel = b.input(relativeName(input), 'int64', [N, T]);
@@ -122,8 +125,10 @@ export function mineTerms(c: Ctx, s: ModelSpec, levels: readonly Level[], o: Min
   levels.forEach((g, i) => {
     if (o.only && !o.only.has(g.group)) return;
     b.scope(g.group, () => {
-      const add = (term: TermName, pred: Value, target: Value) =>
-        terms.push({ group: g.group, term, pred, target, loss: b.scope(`loss_${term}`, () => pairLoss(b, s.loss, pred, target)) });
+      const add = (term: TermName, pred: Value, target: Value) => {
+        const spec = term === 'view' ? { ...s.loss, fn: s.loss.view.fn } : s.loss;
+        terms.push({ group: g.group, term, pred, target, loss: b.scope(`loss_${term}`, () => pairLoss(b, spec, pred, target)) });
+      };
       const Sg = g.tokens.shape[1] as number;
 
       // up: each token predicts the next level's output that contains it.
@@ -162,7 +167,7 @@ export function mineTerms(c: Ctx, s: ModelSpec, levels: readonly Level[], o: Min
       }
 
       // view: the top level, with no level above it, predicts its counterpart in another view of the clip.
-      if (!h && s.loss.view) add('view', predictor(c, s, 'pred_view', g.tokens, g.dim), b.stopGradient(target('view', i).tokens));
+      if (!h && s.loss.view.enabled) add('view', predictor(c, s, 'pred_view', g.tokens, g.dim), b.stopGradient(target('view', i).tokens));
 
       // side: a token predicts the same level at another temporal position (future or past).
       if (h && s.loss.side.enabled) {

@@ -7,6 +7,7 @@ export type { GroupName, Stem, TermName };
 export type TransformerGroup = TransformerGroupName;
 export type Task = ArchConfig['task'];
 export type LossFn = TrainConfig['loss']['fn'];
+export type SummaryTarget = TrainConfig['down_target'];
 
 export interface GroupSpec extends TransformerSpec {
   dropout: number;
@@ -20,10 +21,15 @@ export interface LossSpec {
   /** Per-term weights keyed `<group>_<term>` (default 1). */
   weights: Readonly<Record<string, number>>;
   side: { enabled: boolean; stdDivisor: number };
-  /** The top level predicts the EMA encoder's top level of another view (term `view`). */
-  view: boolean;
-  /** own_frame: a summary predicts a token of its own sequence; any_frame: of any sequence (the original's only choice). */
-  downTarget: 'own_frame' | 'any_frame' | 'anchored';
+  /** The top level predicts the EMA encoder's top level of another view (term `view`), with loss function `fn`. */
+  view: { enabled: boolean; fn: LossFn };
+  /**
+   * The down term of non-causal groups: own_frame, a summary predicts a token of its own sequence; any_frame, of any
+   * sequence (the original's only choice); anchored, every token of its sequence from another one and their offset.
+   */
+  downTarget: SummaryTarget;
+  /** The same choice for the summary term of causal groups. */
+  summaryTarget: SummaryTarget;
 }
 
 export interface ModelSpec {
