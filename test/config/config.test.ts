@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { canonicalJson, configHash, defaultTree, loadConfig, parseSet, saveConfig, validateConfig } from '../../src/config/index.ts';
+import { canonicalJson, CONFIG_DIR, configHash, defaultTree, loadConfig, parseSet, saveConfig, validateConfig } from '../../src/config/index.ts';
 import { isUserError, UserError } from '../../src/errors.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'vhssl-config-'));
@@ -40,7 +40,9 @@ describe('defaults', () => {
   });
 
   test('every example config validates', () => {
-    for (const f of ['bench-st', 'bench-s3d', 'we', 'tiny', 'vicreg', 'cls']) {
+    const shipped = readdirSync(CONFIG_DIR).filter((f) => f.endsWith('.yaml') && !['arch', 'data', 'train', 'eval'].includes(f.slice(0, -5)));
+    assert.ok(shipped.includes('moving-mnist.yaml') && shipped.length >= 7, shipped.join(', '));
+    for (const f of shipped) {
       const { config } = loadConfig({ file: f });
       assert.ok(config.arch.groups.length > 0, f);
     }
