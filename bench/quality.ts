@@ -8,8 +8,9 @@
 //
 // Objectives: `mine` is config/moving-mnist.yaml as it is; `vicreg` and `cls` are the same config (encoder, data,
 // batch, steps) with the task and the settings that suit them (OBJECTIVES below). `init` is the same encoder at
-// initialisation (seed s: the values run s started from), always evaluated: the floor. `cls` is supervised: the
-// ceiling of this encoder and budget. `--set` applies to every objective, `--set-mine` (etc.) to one.
+// initialisation (seed s: the values run s started from), always evaluated: the floor. `cls` is supervised, with
+// the same encoder and budget: how far from supervised we are. `--set` applies to every objective, `--set-mine`
+// (etc.) to one.
 //
 // The dataset is prepared once into DIR/data-<videos>v-<size>px-seed<data-seed> and reused; runs go to
 // DIR/<objective>-s<seed>, results to DIR/results.jsonl (one row per run). The last line is exactly
