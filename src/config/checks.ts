@@ -3,7 +3,6 @@
 import { closest, type Problem } from './errors.ts';
 import { GROUPS, STEM_DOWNSAMPLE, TERM_NAMES, TRANSFORMER_GROUPS, type Config, type GroupName } from './schema.ts';
 
-
 function checkGroups(c: Config): Problem | undefined {
   const g = c.arch.groups;
   const at = ['arch', 'groups'];

@@ -37,6 +37,8 @@ export const TERM_NAMES = ['up', 'down', 'summary', 'side', 'view'] as const;
 export type TermName = (typeof TERM_NAMES)[number];
 
 const LOSS_FNS = ['mse', 'ce', 'cosine', 'vicreg'] as const;
+/** What a summary predicts of the level below (src/graph/model/mine.ts, summaryDown). */
+const SUMMARY_TARGETS = ['own_frame', 'any_frame', 'anchored'] as const;
 
 export const STEMS = ['linear', 'conv2d', 's3d'] as const;
 export type Stem = (typeof STEMS)[number];
@@ -162,12 +164,12 @@ const TrainSchema = z.strictObject({
     cosine: z.strictObject({ mult: posNum() }),
     vicreg: z.strictObject({ sim: nonNegNum(), std: nonNegNum(), cov: nonNegNum(), eps: posNum() }),
   }),
-  /** `<group>_<up|down|side>` → weight (missing terms weigh 1). */
+  /** `<group>_<term>` → weight, terms in TERM_NAMES (missing terms weigh 1). */
   loss_weights: z.record(z.string(), nonNegNum('a weight ≥ 0'), { error: 'a mapping from loss terms (e.g. space_up) to weights' }),
   side: z.strictObject({ enabled: bool(), std_divisor: posNum() }),
   view: z.strictObject({ enabled: bool(), fn: oneOf(LOSS_FNS).nullable() }),
-  down_target: oneOf(['own_frame', 'any_frame', 'anchored']),
-  summary_target: oneOf(['own_frame', 'any_frame', 'anchored']),
+  down_target: oneOf(SUMMARY_TARGETS),
+  summary_target: oneOf(SUMMARY_TARGETS),
   optimizer: OptimizerSchema,
   predictor_lr_mult: posNum(),
   no_decay: z.array(str('a name fragment'), { error: 'a list of parameter-name fragments' }),

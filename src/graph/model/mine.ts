@@ -13,7 +13,6 @@ import { pairLoss } from './losses.ts';
 import type { PositionInput } from './positions.ts';
 import type { GroupName, ModelSpec, TermName } from './spec.ts';
 
-
 export interface Term {
   group: GroupName;
   term: TermName;
@@ -89,7 +88,8 @@ function summaryDown(c: Ctx, s: ModelSpec, g: Level, l: Level, below: Value, ter
  * The anchored variant: each token p of a sequence, given as it is in the target level, together with the sequence's
  * summary and the offset q − p, predicts another token q of the same sequence. The anchor supplies the content and
  * the place, so the summary is left to supply what changes between them: over frames, the motion.
- * Position input `<input>` (B·S, T): q per anchor p; `<input>_rel`: q − p + T − 1. Returns (prediction, target).
+ * Position input `<input>` (B·S, T): q per anchor p, drawn as for side terms (train.side.std_divisor); `<input>_rel`:
+ * q − p + T − 1. Returns (prediction, target).
  */
 function anchoredDown(c: Ctx, s: ModelSpec, g: Level, l: Level, below: Value, name: string, input: string, positions: PositionInput[]): [Value, Value] {
   const { b } = c;
