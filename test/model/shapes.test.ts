@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { GraphBuilder } from '../../src/graph/builder.ts';
 import { encode } from '../../src/graph/model/encoder.ts';
-import { mineTrainGraph } from '../../src/graph/model/graphs.ts';
+import { twoViews } from '../../src/config/schema.ts';
+import { loadConfig } from '../../src/config/index.ts';
+import { modelSpec } from '../../src/graph/model/from-config.ts';
+import { mineTrainGraph, trainGraph } from '../../src/graph/model/graphs.ts';
 import { mineTerms } from '../../src/graph/model/mine.ts';
 import type { PositionInput } from '../../src/graph/model/positions.ts';
 import { patchesPerFrame, type ModelSpec } from '../../src/graph/model/spec.ts';
@@ -122,5 +125,14 @@ describe('worked example (spec §3.4)', () => {
     assert.ok(b.graph.inputs.some((v) => v.name === 'video2'));
     const concat = b.graph.nodes.find((n) => n.opType === 'Concat' && n.inputs.some((v) => v?.name === 'video2'))!;
     assert.deepEqual(concat.outputs[0]!.shape, [2 * B, 8, 112, 112, 3]);
+  });
+
+  test('the loader reads a second view (twoViews, from the config) exactly when the graph declares video2', () => {
+    const sets = [[], ['arch.targets=ema'], ['arch.targets=ema', 'arch.ema.other_view_terms=[up]'], ['arch.targets=ema', 'train.view.enabled=true'], ['arch.task=vicreg'], ['arch.task=cls']];
+    for (const set of sets) {
+      const { config } = loadConfig({ file: 'tiny', set });
+      const declared = trainGraph(modelSpec(config), 1).builder.graph.inputs.some((v) => v.name === 'video2');
+      assert.equal(twoViews(config), declared, set.join(' '));
+    }
   });
 });
