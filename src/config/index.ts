@@ -5,3 +5,4 @@ export { writeFileAtomic } from '../atomic.ts';
 export { checkNumClasses, type Finding } from './checks.ts';
 export { keyPath, userError, type Problem } from './errors.ts';
 export { parseSet, merge, type SetOverride } from './merge.ts';
+export { curriculumStages, withoutCurriculum, type Stage } from './curriculum.ts';

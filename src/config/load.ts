@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import YAML from 'yaml';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../atomic.ts';
+import { curriculumStages } from './curriculum.ts';
 import { checkConfig } from './checks.ts';
 import { problemOf, userError, type Problem } from './errors.ts';
 import { isMapping, merge, parseSet, setsPath, type Mapping, type SetOverride, type Tree } from './merge.ts';
@@ -78,6 +79,8 @@ export function validateConfig(tree: unknown, sourceOf: (p: Problem) => string |
   }
   const p = checkConfig(r.data);
   if (p) throw userError(p, sourceOf(p));
+  // Every stage of a curriculum is a whole config: a bad one is refused before the first stage starts.
+  curriculumStages(r.data, (t) => validateConfig(t));
   return r.data;
 }
 

@@ -152,6 +152,23 @@ const ScheduleSchema = z.discriminatedUnion(
   { error: `one of ${SCHEDULES.map(quote).join(', ')}` },
 );
 
+// A curriculum: stages run in order, each a normal run whose config is the previous stage's (the first: this config
+// without its curriculum) merged with the stage's own keys (src/config/curriculum.ts); validated whole at load.
+const stageSection = (section: string) => z.record(z.string(), z.unknown(), { error: `a mapping of ${section} keys that this stage changes` }).optional();
+const StageSchema = z.strictObject({
+  name: str('a stage name').regex(/^[\w.-]+$/, { error: 'a stage name of letters, digits, "_", "-" and "."' }),
+  arch: stageSection('arch'),
+  data: stageSection('data'),
+  train: stageSection('train'),
+  eval: stageSection('eval'),
+});
+export const OPTIMIZER_STATE = ['keep', 'reset'] as const;
+const CurriculumSchema = z.strictObject({
+  /** What the groups carried into the next stage keep of their optimizer state (momenta, moments, step counts). */
+  optimizer_state: oneOf(OPTIMIZER_STATE).default('reset'),
+  stages: z.array(StageSchema, { error: 'a list of stages ({name, arch?, data?, train?, eval?})' }).min(1, { error: 'at least one stage' }),
+});
+
 const TrainSchema = z.strictObject({
   seed: nonNegInt(),
   batch_size: posInt(),
@@ -178,6 +195,8 @@ const TrainSchema = z.strictObject({
   alternation: z.strictObject({ interval_pct: number('a percentage in [0, 100]', (n, m) => n.min(0, { error: m }).max(100, { error: m })) }),
   checkpoint: z.strictObject({ every_steps: posInt(), keep_last: posInt() }),
   log_every: posInt(),
+  /** Absent: one run. Kept out of the defaults so that configs without one keep their hash. */
+  curriculum: CurriculumSchema.optional(),
 });
 
 // ---- eval ---------------------------------------------------------------------------------------------------------
@@ -212,6 +231,8 @@ export type OptimizerConfig = TrainConfig['optimizer'];
 export type SgdConfig = Extract<OptimizerConfig, { name: 'sgd' }>;
 export type AdamWConfig = Extract<OptimizerConfig, { name: 'adamw' }>;
 export type ScheduleConfig = TrainConfig['schedule'];
+export type CurriculumConfig = NonNullable<TrainConfig['curriculum']>;
+export type OptimizerState = CurriculumConfig['optimizer_state'];
 
 /** Whether training reads two views of each clip: the `vicreg` task, and `mine` with some EMA targets from another view. */
 export const twoViews = (c: Pick<Config, 'arch' | 'train'>): boolean =>

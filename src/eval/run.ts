@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { loadConfig, type Config } from '../config/index.ts';
+import { curriculumCheckpointDir, readCurriculum } from '../curriculum-record.ts';
 import { UserError } from '../errors.ts';
 import type { Param } from '../graph/builder.ts';
 import { modelSpec } from '../graph/model/from-config.ts';
@@ -94,6 +95,13 @@ const metaInt = (v: string | undefined): number | null => (v !== undefined && /^
 /** Reads RUN_DIR's config and a checkpoint (default: best, else last), checked against the config's encoder. */
 export function loadRun(runDir: string, o: { checkpoint?: CheckpointChoice } = {}): Run {
   if (!existsSync(runDir) || !statSync(runDir).isDirectory()) throw new UserError(runDir, 'no such run directory');
+  // A curriculum's stages are its runs: the newest stage with a checkpoint stands for it.
+  const cur = readCurriculum(runDir);
+  if (cur) {
+    const stage = curriculumCheckpointDir(runDir, cur);
+    if (!stage) throw new UserError(runDir, 'a curriculum none of whose stages has a checkpoint yet');
+    return loadRun(stage, o);
+  }
   const configFile = join(runDir, 'config.yaml');
   if (!existsSync(configFile)) throw new UserError(runDir, 'not a run directory (no config.yaml)');
   const { config, hash } = loadConfig({ file: configFile });

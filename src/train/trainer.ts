@@ -3,20 +3,21 @@
 // their schedule k-NN validation and a (good) checkpoint. The run directory is written under its lock only.
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { saveConfig, type Config } from '../config/index.ts';
+import { saveConfig, type Config, type OptimizerState } from '../config/index.ts';
 import { storeRoot } from '../data/from-config.ts';
-import { removeStaleTemp } from '../atomic.ts';
+import { removeStaleTemp, writeFileAtomic } from '../atomic.ts';
 import { UserError } from '../errors.ts';
 import { Validation } from '../eval/validate.ts';
 import { buildArtifacts, readManifest, type Manifest } from '../graph/artifacts.ts';
 import { EMA_DECAY } from '../graph/names.ts';
 import { f32 } from '../runtime/feeds.ts';
 import { ensureProvider, type ExecutionProvider } from '../runtime/session.ts';
-import { initialState, stateOf, stateShapes } from '../runtime/state.ts';
+import { initialState, stateOf, stateShapes, type State } from '../runtime/state.ts';
 import { FusedStepper, GroupStepper } from '../runtime/stepper.ts';
 import { Batches } from './batches.ts';
 import { advance, Checkpoints, loadCheckpoint, startProgress, stepFile, type Checkpoint } from './checkpoint.ts';
 import { DivergedError, DivergenceCheck, GoodCheckpoints } from './divergence.ts';
+import { INIT_FILE, initFromParent, type Parent } from './init-from.ts';
 import { RunLock } from './lock.ts';
 import { addStep, clipsPerSecond, knnLine, knnRecord, mainLoss, MetricsLog, namedLosses, NO_THROUGHPUT, Progress, spreadLine, stepRecord } from './metrics.ts';
 import { afterStep, emaDecay, fusedStep, groupLearningRates, trainingPlan } from './schedule.ts';
@@ -31,11 +32,15 @@ export interface TrainOptions {
   resume: boolean;
   /** Stop after this many steps in total (the schedule still spans the configured epochs). */
   maxSteps?: number;
+  /** A new run starts from this checkpoint (carried by name, positional tables resized); ignored on --resume. */
+  init?: { parent: Parent; optimizerState: OptimizerState };
   log?: (line: string) => void;
 }
 
 export interface TrainResult {
   step: number;
+  /** Trained every step of its schedule (not stopped by a signal or --max-steps). */
+  finished: boolean;
   /** Stopped early by a signal, after saving a checkpoint. */
   interrupted: boolean;
   signal: StopSignal | null;
@@ -60,6 +65,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
   const state = resumed ? stateOf(resumed.checkpoint.tensors, stateShapes(m).keys()) : initialState(artifactsDir, m);
   let progress = resumed?.checkpoint.progress ?? startProgress(Object.keys(m.groups), batches.position());
+  if (!resumed && o.init) progress = { ...progress, groupSteps: { ...progress.groupSteps, ...startFrom(o, state, m, log) } };
   if (resumed) {
     batches.restore(progress);
     log(`resuming from ${resumed.file} at step ${progress.step}`);
@@ -110,7 +116,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (!checkpoints.lastGood?.endsWith(stepFile(progress.step))) checkpoints.save(state, progress);
   bar.stop();
   if (stop.signal) log(`checkpoint saved at step ${progress.step}: ${checkpoints.lastGood}; continue with --resume`);
-  return { step: progress.step, interrupted: stop.signal !== null, signal: stop.signal, exitCode: stop.signal ? stopExitCode(stop.signal) : 0, checkpoint: checkpoints.lastGood };
+  return { step: progress.step, finished: progress.step === t.epochs * plan.stepsPerEpoch, interrupted: stop.signal !== null, signal: stop.signal, exitCode: stop.signal ? stopExitCode(stop.signal) : 0, checkpoint: checkpoints.lastGood };
 }
 
 /** Everything that can be wrong with the input, checked before the run directory is touched. */
@@ -134,11 +140,21 @@ function resumePoint(o: TrainOptions, ckpts: Checkpoints, m: Manifest | null): {
 
 /** Removes what writes of a killed run left behind (no other writer holds the lock); a new run saves its config. */
 function prepareRunDir(o: TrainOptions, ckpts: Checkpoints, fresh: boolean, log: (line: string) => void): void {
-  const stale = [...ckpts.removeStaleTemp(), ...removeStaleTemp(o.runDir, /config\.yaml|metrics\.jsonl|artifacts/)];
+  const stale = [...ckpts.removeStaleTemp(), ...removeStaleTemp(o.runDir, /config\.yaml|metrics\.jsonl|init\.json|artifacts/)];
   if (stale.length) log(`removed ${stale.length} temp file${stale.length > 1 ? 's' : ''} of an interrupted write: ${stale.join(', ')}`);
   if (!fresh) return;
   mkdirSync(o.runDir, { recursive: true });
   saveConfig(o.config, join(o.runDir, 'config.yaml'));
+}
+
+/** Overwrites a new run's state with its parent's, records how in RUN_DIR/init.json; the groups' steps to continue from. */
+function startFrom(o: TrainOptions, state: State, m: Manifest, log: (line: string) => void): Record<string, number> {
+  const { parent, optimizerState } = o.init!;
+  const { record, groupSteps } = initFromParent(state, m, o.config, parent, optimizerState);
+  writeFileAtomic(join(o.runDir, INIT_FILE), `${JSON.stringify(record, null, 2)}\n`);
+  const parts = [`${record.carried} tensors carried`, record.resized.length ? `${record.resized.length} positional tables resized` : '', record.initialised.length ? `${record.initialised.length} initialised from the seed` : '', `optimizer state ${optimizerState}`];
+  log(`starting from ${parent.file} (step ${record.step ?? '?'}): ${parts.filter(Boolean).join(', ')}; see ${join(o.runDir, INIT_FILE)}`);
+  return groupSteps;
 }
 
 function buildLogged(config: Config, hash: string, dir: string, log: (line: string) => void): Manifest {

@@ -179,7 +179,7 @@ describe('output paths and environment errors', () => {
     const r = await cli(train(run, '--set', 'arch.task=cls', '--set', 'arch.num_classes=6', '--max-steps', '1'));
     assert.equal(r.code, 0, r.err);
     assert.match(r.err.split('\n')[0]!, /^vhssl train: warning: config\.arch\.num_classes: 6 is more than the 4 classes of the store .*store: 2 outputs of the head are never a target \(set arch\.num_classes=4\)$/);
-    assert.match(r.out, /finished at step 1/);
+    assert.match(r.out, /stopped at step 1 \(--max-steps\)/);
   });
 
   test('--ep: train and eval list the same providers in --help', async () => {
