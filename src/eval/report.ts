@@ -1,7 +1,8 @@
 // RUN_DIR/report.html: one self-contained page (inline SVG, no script, no external file) with the run's training
 // curves from metrics.jsonl (losses per group and term, learning rates, gradient norms, collapse monitors, k-NN
 // accuracy and each level's effective rank and std during training), the spread of each level at the last validation,
-// the evaluations recorded in eval.jsonl, and the feature pictures in RUN_DIR/pictures.
+// the evaluations recorded in eval.jsonl (the final evaluation that `vhssl train` ran also at the top of the page), and
+// the feature pictures in RUN_DIR/pictures. Charts read only their own rows: step rows (no `kind`) and `kind: 'knn'`.
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic.ts';
@@ -45,6 +46,10 @@ export interface EvalRecord {
   /** probe / fine-tune */
   clip?: { top1: number; top5: number; count: number };
   video?: { top1: number; top5: number; count: number };
+  /** What produced the result (probe: epochs, lr, batch_size, head, …), so two rows of one kind can be told apart. */
+  settings?: Record<string, string | number | boolean>;
+  /** Written by the final evaluation that `vhssl train` runs after training (config eval.final, eval.on). */
+  final?: boolean;
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
@@ -109,7 +114,7 @@ export function trainingCharts(records: MetricRecord[]): Chart[] {
   const groups = [...new Set(lossKeys.map((k) => k.split('.')[1]!))];
   for (const g of groups) {
     const mine = lossKeys.filter((k) => k.split('.')[1] === g);
-    charts.push({ id: `loss-${g}`, title: `Loss: ${g}`, svg: lineChartSvg(seriesOf(steps, mine), { title: `Loss of ${g} (total and per term)`, xLabel: 'step', yLabel: 'loss', logY: true }) });
+    charts.push({ id: `loss-${g}`, title: `Loss: ${g}`, svg: lineChartSvg(seriesOf(steps, mine), { title: `Loss of ${g} (total and per term)`, xLabel: 'step', yLabel: 'loss', logY: true, integerX: true }) });
   }
   const families: [string, string, string, boolean][] = [
     ['lr.', 'lr', 'Learning rates', false],
@@ -118,37 +123,69 @@ export function trainingCharts(records: MetricRecord[]): Chart[] {
   ];
   for (const [prefix, id, title, logY] of families) {
     const ks = keys.filter((k) => k.startsWith(prefix));
-    if (ks.length) charts.push({ id, title, svg: lineChartSvg(seriesOf(steps, ks), { title, xLabel: 'step', logY }) });
+    if (ks.length) charts.push({ id, title, svg: lineChartSvg(seriesOf(steps, ks), { title, xLabel: 'step', logY, integerX: true }) });
   }
   const knn = records.filter((r) => r.kind === 'knn');
   if (knn.length) {
     const x = knn.some((r) => num(r.epoch) !== undefined) ? 'epoch' : 'step';
     const ks = ['top1', 'top5'].filter((k) => knn.some((r) => num(r[k]) !== undefined));
-    charts.push({ id: 'knn', title: 'k-NN accuracy during training', svg: lineChartSvg(seriesOf(knn, ks, x), { title: 'k-NN accuracy during training (%)', xLabel: x, yLabel: '%' }) });
+    charts.push({ id: 'knn', title: 'k-NN accuracy during training', svg: lineChartSvg(seriesOf(knn, ks, x), { title: 'k-NN accuracy during training (%)', xLabel: x, yLabel: '%', integerX: true }) });
     const erank = spreadSeries(knn, 'erank', x);
     if (erank.length) {
-      charts.push({ id: 'erank', title: 'Effective rank per level', svg: lineChartSvg(erank, { title: 'Effective rank of the test features per level', xLabel: x, yLabel: 'erank' }) });
-      charts.push({ id: 'level-std', title: 'Feature std per level', svg: lineChartSvg(spreadSeries(knn, 'std', x), { title: 'Mean per-dimension std of the test features per level', xLabel: x, yLabel: 'std' }) });
+      charts.push({ id: 'erank', title: 'Effective rank per level', svg: lineChartSvg(erank, { title: 'Effective rank of the test features per level', xLabel: x, yLabel: 'erank', integerX: true }) });
+      charts.push({ id: 'level-std', title: 'Feature std per level', svg: lineChartSvg(spreadSeries(knn, 'std', x), { title: 'Mean per-dimension std of the test features per level', xLabel: x, yLabel: 'std', integerX: true }) });
     }
   }
   const rate = keys.filter((k) => k === 'clips_per_s');
-  if (rate.length) charts.push({ id: 'speed', title: 'Throughput', svg: lineChartSvg(seriesOf(steps, rate), { title: 'Throughput (clips/s)', xLabel: 'step' }) });
+  if (rate.length) charts.push({ id: 'speed', title: 'Throughput', svg: lineChartSvg(seriesOf(steps, rate), { title: 'Throughput (clips/s)', xLabel: 'step', integerX: true }) });
   return charts;
 }
 
 const pct = (v: number | undefined) => (v === undefined ? '–' : v.toFixed(2));
 
-function evalTable(evals: EvalRecord[]): string {
+/** `epochs 5, lr 0.001, head linear, views 1x1 / 3x1`: what tells two results of one kind apart. */
+function settingsText(e: EvalRecord): string {
+  const parts = Object.entries(e.settings ?? {}).map(([k, v]) => `${k} ${String(v)}`);
+  if (e.views) parts.push(`views ${e.views.train} / ${e.views.test}`);
+  if (e.splits) parts.push(`${e.splits.train} → ${e.splits.test}`);
+  return parts.join(', ');
+}
+
+const EVAL_HEAD = '<thead><tr><th>evaluation</th><th>level</th><th>settings</th><th>checkpoint</th><th>clip top-1</th><th>clip top-5</th><th>video top-1</th><th>video top-5</th><th>when (UTC)</th></tr></thead>';
+
+/** `2026-01-01T00:02:00.000Z` → `2026-01-01 00:02` (UTC); other text as it is. */
+const shortTime = (t: string) => (/^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(t) ? `${t.slice(0, 10)} ${t.slice(11, 16)}` : t);
+
+/** One table row per result of `e` (k-NN: one per k); the final evaluation's rows carry the class and a badge. */
+function evalRows(e: EvalRecord, badge: boolean): string[] {
+  const where = `${escapeXml(e.checkpoint)}${e.epoch !== null ? `, epoch ${e.epoch}` : ''}${e.step !== null ? `, step ${e.step}` : ''}`;
+  const lines = e.knn ? e.knn.map((r) => ({ what: `k-NN k=${r.k}`, clip: r.clip, video: r.video })) : [{ what: e.kind, clip: e.clip, video: e.video }];
+  const mark = e.final === true && badge ? ' <span class="badge">final</span>' : '';
+  return lines.map((l) => `<tr${e.final === true ? ' class="final"' : ''}><td>${escapeXml(l.what)}${mark}</td><td>${escapeXml(e.level ?? 'embedding')}</td><td class="settings">${escapeXml(settingsText(e))}</td><td>${where}</td>` +
+    `<td>${pct(l.clip?.top1)}</td><td>${pct(l.clip?.top5)}</td><td>${pct(l.video?.top1)}</td><td>${pct(l.video?.top5)}</td><td class="when" title="${escapeXml(e.time)}">${escapeXml(shortTime(e.time))}</td></tr>`);
+}
+
+const evalTable = (evals: readonly EvalRecord[], badge = true) => `<table class="evals">${EVAL_HEAD}<tbody>\n${evals.flatMap((e) => evalRows(e, badge)).join('\n')}\n</tbody></table>`;
+
+/** The records of the latest final evaluation: those of the checkpoint and step of the last record marked final. */
+export function finalEvaluation(evals: readonly EvalRecord[]): EvalRecord[] {
+  const last = evals.filter((e) => e.final === true).at(-1);
+  if (!last) return [];
+  return evals.filter((e) => e.final === true && e.checkpoint === last.checkpoint && e.step === last.step);
+}
+
+function finalSection(evals: readonly EvalRecord[]): string {
+  const final = finalEvaluation(evals);
+  if (!final.length) return '';
+  return '<section id="final"><h2>Final evaluation</h2>\n' +
+    `<p>What <code>vhssl train</code> measured on ${escapeXml(final[0]!.checkpoint)} when training ended. Every evaluation is listed under <a href="#evaluation">Evaluations</a>.</p>\n` +
+    `${evalTable(final, false)}\n</section>`;
+}
+
+function evalSection(evals: readonly EvalRecord[]): string {
   if (!evals.length) return '<p>No evaluation recorded yet (run <code>vhssl eval knn|probe|finetune --run RUN_DIR</code>).</p>';
-  const rows: string[] = [];
-  for (const e of evals) {
-    const where = `${escapeXml(e.checkpoint)}${e.epoch !== null ? `, epoch ${e.epoch}` : ''}${e.step !== null ? `, step ${e.step}` : ''}`;
-    const lines = e.knn ? e.knn.map((r) => ({ what: `k-NN k=${r.k}`, clip: r.clip, video: r.video })) : [{ what: e.kind, clip: e.clip, video: e.video }];
-    for (const l of lines) {
-      rows.push(`<tr><td>${escapeXml(l.what)}</td><td>${escapeXml(e.level ?? 'embedding')}</td><td>${where}</td><td>${pct(l.clip?.top1)}</td><td>${pct(l.clip?.top5)}</td><td>${pct(l.video?.top1)}</td><td>${pct(l.video?.top5)}</td><td>${escapeXml(e.time)}</td></tr>`);
-    }
-  }
-  return `<table><thead><tr><th>evaluation</th><th>level</th><th>checkpoint</th><th>clip top-1</th><th>clip top-5</th><th>video top-1</th><th>video top-5</th><th>when</th></tr></thead><tbody>\n${rows.join('\n')}\n</tbody></table>`;
+  const marked = evals.some((e) => e.final === true) ? '; the final evaluation\'s rows are marked <span class="badge">final</span>' : '';
+  return `<p>Every result in eval.jsonl, oldest first${marked}.</p>\n${evalTable(evals)}`;
 }
 
 /** Each level's spread at the last validation that recorded it, beside the first when there were several. */
@@ -186,27 +223,32 @@ export function buildReport(runDir: string, config: Config): string {
   const evals = readJsonl(join(runDir, 'eval.jsonl')).records as unknown as EvalRecord[];
   const charts = trainingCharts(records);
   const pics = pictureFiles(join(runDir, 'pictures'));
-  const lastStep = records.reduce((m, r) => Math.max(m, num(r.step) ?? 0), 0);
+  const lastStep = records.reduce((m, r) => Math.max(m, r.kind === undefined ? num(r.step) ?? 0 : 0), 0);
   const a = config.arch;
   const title = `vhssl run ${escapeXml(runDir)}`;
   const html = [
     '<!doctype html>',
     '<html lang="en"><head><meta charset="utf-8">',
     `<title>${title}</title>`,
-    '<style>body{font-family:sans-serif;max-width:1200px;margin:1em auto;padding:0 1em;color:#222}section{margin:1.5em 0}' +
-      '.charts{display:flex;flex-wrap:wrap;gap:12px}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}' +
-      'td:first-child,th:first-child{text-align:left}code{background:#f4f4f4;padding:0 3px}</style>',
+    // Two charts per row from 1136 px (1400 px: 680 px each), one below; each SVG scales to its cell.
+    '<style>body{font-family:sans-serif;font-size:15px;line-height:1.45;max-width:1400px;box-sizing:border-box;margin:0 auto;padding:8px 16px;color:#222}' +
+      'section{margin:1.5em 0}.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(560px,1fr));gap:8px;align-items:start}' +
+      'figure{margin:0;border:1px solid #ddd}figure svg{display:block;width:100%;height:auto}' +
+      'table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}td:first-child,th:first-child,.evals td:nth-child(-n+4),.evals th:nth-child(-n+4){text-align:left}.evals .when,.evals th{white-space:nowrap}' +
+      'tr.final{background:#fff6d6}#final{border-left:4px solid #e0a800;padding-left:12px}.badge{background:#e0a800;color:#fff;border-radius:3px;padding:0 5px;font-size:12px}' +
+      'code{background:#f4f4f4;padding:0 3px}</style>',
     '</head><body>',
     `<h1>${title}</h1>`,
     '<section id="summary"><h2>Run</h2><ul>',
     `<li>config <code>${configHash(config)}</code>: task ${escapeXml(a.task)}, groups ${escapeXml(a.groups.join(', '))}, stem ${escapeXml(a.stem)}, ${config.data.frames}×${config.data.height}×${config.data.width} input, dataset ${escapeXml(config.data.dataset)}</li>`,
     `<li>${records.length} metric records up to step ${lastStep}${skipped ? ` (${skipped} unreadable lines skipped)` : ''}</li>`,
     '</ul></section>',
+    finalSection(evals),
     '<section id="curves"><h2>Training curves</h2>',
     charts.length ? `<div class="charts">\n${charts.map((c) => `<figure id="${c.id}">${c.svg}</figure>`).join('\n')}\n</div>` : '<p>No metrics.jsonl records yet.</p>',
     '</section>',
     `<section id="spread"><h2>Spread of each level</h2>\n${spreadTable(records)}\n</section>`,
-    `<section id="evaluation"><h2>Evaluation</h2>\n${evalTable(evals)}\n</section>`,
+    `<section id="evaluation"><h2>Evaluations</h2>\n${evalSection(evals)}\n</section>`,
     '<section id="pictures"><h2>Feature pictures</h2>',
     pics.length
       ? `<div class="charts">\n${pics.map((f) => `<figure id="picture-${escapeXml(f.replace(/\.svg$/, ''))}">${inlineSvg(readFileSync(join(runDir, 'pictures', f), 'utf8'))}</figure>`).join('\n')}\n</div>`
