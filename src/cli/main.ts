@@ -10,6 +10,7 @@ const commands: Record<string, () => Promise<Command>> = {
   export: async () => (await import('./commands/export.ts')).command,
   inspect: async () => (await import('./commands/inspect.ts')).command,
   prepare: async () => (await import('./commands/prepare.ts')).command,
+  sweep: async () => (await import('./commands/sweep.ts')).command,
   train: async () => (await import('./commands/train.ts')).command,
 };
 

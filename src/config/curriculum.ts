@@ -1,7 +1,7 @@
 // A curriculum's stages as configs: stage 1 is the config without its curriculum merged with stage 1's keys, stage k
 // is stage k−1's config merged with stage k's keys (the merge rule of files and --set), each validated whole.
 import { UserError } from '../errors.ts';
-import { configHash } from './load.ts';
+import { configHash } from './hash.ts';
 import { merge, type Mapping, type Tree } from './merge.ts';
 import { SECTIONS, type Config } from './schema.ts';
 

@@ -1,6 +1,5 @@
 // loadConfig: YAML defaults (config/{arch,data,train,eval}.yaml) ← a user's file ← `--set` overrides, validated by the
 // schema and the cross-field checks; hashed over its canonical JSON. saveConfig writes it back as YAML, atomically.
-import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +7,7 @@ import YAML from 'yaml';
 import { UserError } from '../errors.ts';
 import { writeFileAtomic } from '../atomic.ts';
 import { curriculumStages } from './curriculum.ts';
+import { configHash } from './hash.ts';
 import { checkConfig } from './checks.ts';
 import { problemOf, userError, type Problem } from './errors.ts';
 import { isMapping, merge, parseSet, setsPath, type Mapping, type SetOverride, type Tree } from './merge.ts';
@@ -100,20 +100,6 @@ export function loadConfig(o: LoadOptions = {}): Loaded {
   const config = validateConfig(tree, sourceOf);
   return { config, hash: configHash(config), ...(file === undefined ? {} : { file }) };
 }
-
-/** JSON with object keys sorted at every level and no whitespace: equal configs give equal strings. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v !== null && typeof v === 'object') {
-    const entries = Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== undefined);
-    entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([k, x]) => `${JSON.stringify(k)}:${canonicalJson(x)}`).join(',')}}`;
-  }
-  if (typeof v === 'number' && !Number.isFinite(v)) throw new Error(`canonicalJson: non-finite number ${v}`);
-  return JSON.stringify(v);
-}
-
-export const configHash = (config: Config): string => createHash('sha256').update(canonicalJson(config)).digest('hex').slice(0, 16);
 
 /** The config as YAML (sections in order arch, data, train, eval), with its hash in a header comment. */
 export function configYaml(config: Config): string {
