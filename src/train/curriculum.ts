@@ -2,7 +2,6 @@
 // each after the first starting from the previous stage's last checkpoint (src/train/init-from.ts). RUN_DIR holds
 // the whole config and curriculum.json, the record of every stage: its config hash, status and parent checkpoint.
 // A killed curriculum resumes inside the stage it was in: that stage's own checkpoints make it exact.
-import { existsSync, readdirSync, rmdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { removeStaleTemp, writeFileAtomic } from '../atomic.ts';
 import { saveConfig, type Stage } from '../config/index.ts';
@@ -57,13 +56,8 @@ export async function trainCurriculum(o: TrainOptions, stages: readonly Stage[])
     const budget = o.maxSteps === undefined ? undefined : o.maxSteps - done;
     if (budget !== undefined && budget <= 0) break;
     const dir = join(runDir, stage.dir);
-    const ckpts = new Checkpoints(join(dir, 'checkpoints'), 1);
-    const resume = ckpts.latest() !== null;
-    // Killed during the stage's first checkpoint write: only a temp file is there, and the stage starts again.
-    if (!resume && existsSync(ckpts.dir)) {
-      ckpts.removeStaleTemp();
-      if (readdirSync(ckpts.dir).length === 0) rmdirSync(ckpts.dir);
-    }
+    // A stage killed before its first checkpoint starts again (train() clears what the kill left).
+    const resume = new Checkpoints(join(dir, 'checkpoints'), 1).latest() !== null;
     const parent = i === 0 ? (o.init?.parent ?? null) : lastCheckpoint(join(runDir, stages[i - 1]!.dir), stages[i - 1]!);
     if (!resume) {
       record.stages[i] = { ...rec, status: 'running', parent: parent && { file: relative(runDir, parent.file), sha256: parent.sha256, step: typeof parent.progress.step === 'number' ? parent.progress.step : null } };

@@ -1,7 +1,7 @@
 // `vhssl train`: the training loop, top to bottom. Each step: a batch and its positions from the seeded stream,
 // learning rates from the schedule, one step of the stepper on ORT, then the finite check, a metrics row, and on
 // their schedule k-NN validation and a (good) checkpoint. The run directory is written under its lock only.
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { saveConfig, type Config, type OptimizerState } from '../config/index.ts';
 import { storeRoot } from '../data/from-config.ts';
@@ -132,7 +132,8 @@ async function checkInput(o: TrainOptions): Promise<void> {
 function resumePoint(o: TrainOptions, ckpts: Checkpoints, m: Manifest | null): { file: string; checkpoint: Checkpoint } | null {
   const file = o.resume ? ckpts.latest() : null;
   if (o.resume && !file) throw new UserError(o.runDir, 'has no checkpoint to resume from', 'start a new run without --resume');
-  if (!o.resume && existsSync(ckpts.dir)) throw new UserError(o.runDir, 'already holds a run', 'continue it with --resume, or choose another --out');
+  // A run killed while writing its first checkpoint left only a temp file there: it holds no run yet, and starts again.
+  if (!o.resume && file === null && ckpts.latest() !== null) throw new UserError(o.runDir, 'already holds a run', 'continue it with --resume, or choose another --out');
   if (!file) return null;
   if (!m) throw new UserError(join(o.runDir, 'artifacts'), 'holds no artifacts of this config', 'resume with the config the run was started with (its config.yaml)');
   return { file, checkpoint: loadCheckpoint(file, o.hash, stateShapes(m)) };

@@ -3,7 +3,7 @@
 // diverging run stops naming the group and term, and bad input fails in one line with nothing half-written.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/index.ts';
@@ -201,6 +201,18 @@ describe('vhssl train', () => {
     assert.match(r.stderr, /step-00000003\.safetensors: /);
     assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
     assert.equal(readFileSync(join(run, 'config.yaml'), 'utf8'), before);
+  });
+
+  test('a run killed while writing its first checkpoint (only a temp file there) starts again instead of being refused', () => {
+    const run = join(tmp, 'first-write');
+    mkdirSync(join(run, 'checkpoints'), { recursive: true });
+    const temp = join(run, 'checkpoints', '.step-00000002.safetensors.4242.abc.tmp');
+    writeFileSync(temp, 'half a checkpoint');
+    const r = vhssl(base(run, '--set', 'train.epochs=1', '--set', 'train.steps_per_epoch=2'), { env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /removed 1 temp file of an interrupted write/);
+    assert.ok(!existsSync(temp));
+    assert.equal(readlinkSync(join(run, 'checkpoints', 'last.safetensors')), 'step-00000002.safetensors');
   });
 
   test('a checkpoint of another config is refused', () => {
