@@ -126,9 +126,11 @@ for (const seed of seeds) {
     record({ objective, seed, ...(await evaluate(runDir, 'last')) });
     if (objective === objectives[0]) {
       // The encoder at initialisation: initial values depend on (seed, parameter name) only.
-      const { config } = loadConfig({ file: join(runDir, 'config.yaml') });
-      writeSafetensors(join(runDir, 'checkpoints', 'init.safetensors'), encoderInits(modelSpec(config, 1), seed), { step: '0', epoch: '0' });
-      record({ objective: 'init', seed, ...(await evaluate(runDir, 'init')) });
+      // A curriculum's encoder is its last stage's.
+      const dir = loadRun(runDir, { checkpoint: 'last' }).dir;
+      const { config } = loadConfig({ file: join(dir, 'config.yaml') });
+      writeSafetensors(join(dir, 'checkpoints', 'init.safetensors'), encoderInits(modelSpec(config, 1), seed), { step: '0', epoch: '0' });
+      record({ objective: 'init', seed, ...(await evaluate(dir, 'init')) });
     }
   }
 }

@@ -8,7 +8,7 @@
 //   state      <param>, <param>.<slot> (optimizer state), ema.<name> (EMA copies)
 //   outputs    loss.<group> (weighted total), loss.<group>.<term>, monitor.<group>.std (monitor.std: one group),
 //              <param>.grad, <name>.new, grad_norm (one optimizer graph), grad_norm.<group> (fused step),
-//              embedding, level.<group> (encoder), logp (probe head)
+//              embedding, level.<group> (encoder), logp (probe head), mapped (the probe's feature maps)
 
 export const VIDEO = 'video';
 export const VIDEO2 = 'video2';
@@ -24,6 +24,8 @@ export const GRAD_NORM = 'grad_norm';
 
 export const EMBEDDING = 'embedding';
 export const LOGP = 'logp';
+/** The output of the probe's small feature-map graphs (standardise and whiten, Gram matrix). */
+export const MAPPED = 'mapped';
 
 /** The gradient output of parameter `param`. */
 export const gradName = (param: string): string => `${param}.grad`;

@@ -8,6 +8,7 @@
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic.ts';
+import { SUMMARY_FILE } from '../eval/final.ts';
 
 export const STATUS_FILE = 'sweep-status.json';
 
@@ -57,7 +58,7 @@ export function checkpointStep(runDir: string): number | null {
 
 export function runStatus(runDir: string): RunStatus {
   const attempt = readAttempt(runDir);
-  if (attempt?.status === 'finished' || readJson(join(runDir, 'summary.json'))?.status === 'finished') return 'finished';
+  if (attempt?.status === 'finished' || readJson(join(runDir, SUMMARY_FILE))?.status === 'finished') return 'finished';
   if (attempt?.status === 'failed') return 'failed';
   return existsSync(join(runDir, 'checkpoints', 'last.safetensors')) ? 'partial' : 'not started';
 }

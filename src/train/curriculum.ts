@@ -46,6 +46,7 @@ export async function trainCurriculum(o: TrainOptions, stages: readonly Stage[])
   }
 
   let done = 0;
+  let trained = 0;
   let result: TrainResult | null = null;
   for (const [i, stage] of stages.entries()) {
     const rec = record.stages[i]!;
@@ -68,7 +69,8 @@ export async function trainCurriculum(o: TrainOptions, stages: readonly Stage[])
       ...o, config: stage.config, hash: stage.hash, runDir: dir, resume, maxSteps: budget,
       init: parent ? { parent, optimizerState: i === 0 ? (o.init?.optimizerState ?? cur.optimizer_state) : cur.optimizer_state } : undefined,
     });
-    if (!result.finished) return { ...result, stage };
+    trained += result.trained;
+    if (!result.finished) return { ...result, trained, stage };
     record.stages[i] = { ...record.stages[i]!, status: 'finished', steps: result.step };
     save(runDir, record);
     done += result.step;
@@ -77,8 +79,8 @@ export async function trainCurriculum(o: TrainOptions, stages: readonly Stage[])
   const finished = record.stages.every((s) => s.status === 'finished');
   const stopped = stages.find((_, i) => record.stages[i]!.status !== 'finished') ?? last;
   return result
-    ? { ...result, finished, stage: finished ? last : stopped }
-    : { step: done, finished, interrupted: false, signal: null, exitCode: 0, checkpoint: new Checkpoints(join(runDir, stopped.dir, 'checkpoints'), 1).latest(), stage: stopped };
+    ? { ...result, trained, finished, stage: finished ? last : stopped }
+    : { step: done, finished, trained, interrupted: false, signal: null, exitCode: 0, checkpoint: new Checkpoints(join(runDir, stopped.dir, 'checkpoints'), 1).latest(), stage: stopped };
 }
 
 /** A finished stage's last checkpoint, the next stage's parent. */

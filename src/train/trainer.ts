@@ -41,6 +41,8 @@ export interface TrainResult {
   step: number;
   /** Trained every step of its schedule (not stopped by a signal or --max-steps). */
   finished: boolean;
+  /** Steps this invocation trained (0 for a --resume of a finished run). */
+  trained: number;
   /** Stopped early by a signal, after saving a checkpoint. */
   interrupted: boolean;
   signal: StopSignal | null;
@@ -65,6 +67,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
   const state = resumed ? stateOf(resumed.checkpoint.tensors, stateShapes(m).keys()) : initialState(artifactsDir, m);
   let progress = resumed?.checkpoint.progress ?? startProgress(Object.keys(m.groups), batches.position());
+  const startStep = progress.step;
   if (!resumed && o.init) progress = { ...progress, groupSteps: { ...progress.groupSteps, ...startFrom(o, state, m, log) } };
   if (resumed) {
     batches.restore(progress);
@@ -116,7 +119,7 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   if (!checkpoints.lastGood?.endsWith(stepFile(progress.step))) checkpoints.save(state, progress);
   bar.stop();
   if (stop.signal) log(`checkpoint saved at step ${progress.step}: ${checkpoints.lastGood}; continue with --resume`);
-  return { step: progress.step, finished: progress.step === t.epochs * plan.stepsPerEpoch, interrupted: stop.signal !== null, signal: stop.signal, exitCode: stop.signal ? stopExitCode(stop.signal) : 0, checkpoint: checkpoints.lastGood };
+  return { step: progress.step, finished: progress.step === t.epochs * plan.stepsPerEpoch, trained: progress.step - startStep, interrupted: stop.signal !== null, signal: stop.signal, exitCode: stop.signal ? stopExitCode(stop.signal) : 0, checkpoint: checkpoints.lastGood };
 }
 
 /** Everything that can be wrong with the input, checked before the run directory is touched. */

@@ -42,11 +42,18 @@ describe('vhssl eval', () => {
     assert.equal(readdirSync(join(runDir, 'features')).length, 2, 'train and test features cached');
   });
 
-  test('probe: clip and video accuracy from the cached features', () => {
-    const r = vhssl(['eval', 'probe', '--run', runDir, '--epochs', '3', '--checkpoint', 'best']);
+  test('probe: clip and video accuracy from the cached features, recorded with the settings that produced it', () => {
+    const r = vhssl(['eval', 'probe', '--run', runDir, '--epochs', '3', '--lr', '0.05', '--checkpoint', 'best']);
     assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /^linear probe on .*: level embedding \(dim 64\), train 20 clips, test 24 clips\n {2}loss per epoch [\d.]+ [\d.]+ [\d.]+\n {2}clip {2}top-1 [\d.]+% {2}top-5 [\d.]+% {3}video {2}top-1 [\d.]+% {2}top-5 [\d.]+%\n$/);
+    // 20 train clips: batch 2 (10 steps per epoch), 200 epochs for the probe's 2000 steps at least
+    assert.match(r.stdout, /^linear probe on .*: level embedding \(dim 64\), train 20 clips, test 24 clips\n {2}2000 steps \(200 epochs of 10, batch 2\), loss [\d.]+ → [\d.]+\n {2}clip {2}top-1 [\d.]+% {2}top-5 [\d.]+% {3}video {2}top-1 [\d.]+% {2}top-5 [\d.]+%\n$/);
     assert.equal(readdirSync(join(runDir, 'features')).length, 2, 'no new extraction');
+    const rec = JSON.parse(readFileSync(join(runDir, 'eval.jsonl'), 'utf8').trim().split('\n').at(-1)!);
+    assert.equal(rec.kind, 'probe');
+    assert.equal(rec.final, undefined);
+    assert.equal(typeof rec.settings.final_loss, 'number');
+    delete rec.settings.final_loss;
+    assert.deepEqual(rec.settings, { epochs: 3, lr: 0.05, batch_size: 512, head: 'linear', steps: 2000, epochs_run: 200, batch_run: 2, whitened: true, train_views: '1x1', test_views: '3x1' });
   });
 
   test('report: pictures as SVG and PNG, and a self-contained HTML page with the curves and pictures', () => {
@@ -63,7 +70,7 @@ describe('vhssl eval', () => {
       const png = readFileSync(join(pics, `${method}-embedding-test.png`));
       assert.deepEqual([...png.subarray(0, 8)], [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
       assert.equal(png.toString('latin1', 12, 16), 'IHDR');
-      assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [480, 480]);
+      assert.deepEqual([png.readUInt32BE(16), png.readUInt32BE(20)], [960, 720]);
     }
     const html = readFileSync(join(runDir, 'report.html'), 'utf8');
     assert.match(html, /^<!doctype html>/);

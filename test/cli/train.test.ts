@@ -22,7 +22,9 @@ let data = '';
 const env = { MALLOC_MMAP_MAX_: '0' };
 const base = (out: string, ...extra: string[]) => ['train', '--config', 'tiny', '--set', `data.root=${data}`, '--set', 'train.batch_size=8', '--set', 'eval.knn.every=0', '--out', out, ...extra];
 
-const metrics = (run: string) => readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number>);
+const rows = (run: string) => readFileSync(join(run, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
+/** The step rows (the others have a `kind`: knn, final). */
+const metrics = (run: string) => rows(run).filter((r) => !('kind' in r)) as Record<string, number>[];
 const lastCheckpoint = (run: string) => readSafetensors(join(run, 'checkpoints', 'last.safetensors'));
 
 describe('vhssl train', () => {
@@ -104,7 +106,7 @@ describe('vhssl train', () => {
     const run = join(tmp, 'knn');
     const r = vhssl(base(run, '--set', 'eval.knn.every=2', '--set', 'eval.knn.schedule=exponential', '--set', 'train.epochs=3', '--set', 'train.steps_per_epoch=4'), { env });
     assert.equal(r.status, 0, r.stderr);
-    const knn = metrics(run).filter((m) => (m as Record<string, unknown>).kind === 'knn');
+    const knn = rows(run).filter((m) => m.kind === 'knn') as Record<string, number>[];
     assert.deepEqual(knn.map((m) => m.epoch), [1, 2, 3], 'exponential base 2 over 3 epochs: 1, 2 and the last');
     for (const m of knn) assert.ok(m.top1! >= 0 && m.top1! <= 100 && m.top5! >= m.top1!);
     const best = Math.max(...knn.map((m) => m.top1!));
@@ -213,6 +215,21 @@ describe('vhssl train', () => {
     assert.match(r.stderr, /removed 1 temp file of an interrupted write/);
     assert.ok(!existsSync(temp));
     assert.equal(readlinkSync(join(run, 'checkpoints', 'last.safetensors')), 'step-00000002.safetensors');
+  });
+
+  test('a finished run ends with its final evaluation (eval.final), once: a --resume of the finished run does not repeat it', () => {
+    const run = join(tmp, 'final');
+    const r = vhssl(base(run, '--set', 'train.epochs=1', '--set', 'train.steps_per_epoch=4', '--set', 'eval.final=probe', '--set', 'eval.on=last'), { env });
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stderr, /final probe on last \(epoch 1, step 4\): clip top-1 [\d.]+ %/);
+    const records = () => readFileSync(join(run, 'eval.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { final?: boolean; kind: string });
+    assert.deepEqual(records().map((e) => [e.kind, e.final]), [['probe', true]]);
+    assert.equal(rows(run).filter((m) => m.kind === 'final').length, 1);
+    const summary = JSON.parse(readFileSync(join(run, 'summary.json'), 'utf8')) as { status: string; step: number; final: { kind: string } };
+    assert.deepEqual([summary.status, summary.step, summary.final.kind], ['finished', 4, 'probe']);
+    const again = vhssl(['train', '--resume', '--out', run], { env });
+    assert.equal(again.status, 0, again.stderr);
+    assert.equal(records().length, 1, 'not evaluated twice');
   });
 
   test('a checkpoint of another config is refused', () => {

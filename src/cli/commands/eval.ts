@@ -1,20 +1,20 @@
 // `vhssl eval <knn|probe|finetune|pictures|report> --run RUN_DIR [options]`: evaluation of a run's checkpoint on its
 // prepared dataset. Results print to stdout and are appended to RUN_DIR/eval.jsonl (which the report shows).
-import { appendFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UserError } from '../../errors.ts';
 import { METHODS, type Method } from '../../eval/embed2d.ts';
 import { encoderLevels } from '../../eval/encoder.ts';
 import { labeledLevel, parseViews, runFeatures, viewsText, type Pool, type Views } from '../../eval/features.ts';
+import { appendEvalRecord, finetuneSettings } from '../../eval/final.ts';
 import { finetune } from '../../eval/finetune.ts';
 import { knnClassify, type Accuracy } from '../../eval/knn.ts';
 import { writePictures } from '../../eval/pictures.ts';
-import { linearProbe } from '../../eval/probe.ts';
-import { buildReport, type EvalRecord } from '../../eval/report.ts';
+import { probeRun } from '../../eval/probe.ts';
+import { buildReport } from '../../eval/report.ts';
 import { loadRun, type Run } from '../../eval/run.ts';
 import { splitFeatures, evalSplits } from '../../eval/validate.ts';
 import { storeOf } from '../../eval/features.ts';
-import { fsUserError, writingInto } from '../../fs-errors.ts';
+import { writingInto } from '../../fs-errors.ts';
 import { EMBEDDING } from '../../graph/names.ts';
 import { checkOutputDir } from '../../out-path.ts';
 import { ensureProvider, type ExecutionProvider } from '../../runtime/session.ts';
@@ -76,16 +76,6 @@ function describeRun(run: Run): string {
   return `${run.dir}, checkpoint ${c.name}${c.epoch !== null ? ` (epoch ${c.epoch}${c.step !== null ? `, step ${c.step}` : ''})` : ''}`;
 }
 
-function record(run: Run, r: Omit<EvalRecord, 'time' | 'checkpoint' | 'step' | 'epoch'>): void {
-  const line: EvalRecord = { time: new Date().toISOString(), checkpoint: run.checkpoint.name, step: run.checkpoint.step, epoch: run.checkpoint.epoch, ...r };
-  const file = join(run.dir, 'eval.jsonl');
-  try {
-    appendFileSync(file, `${JSON.stringify(line)}\n`);
-  } catch (e) {
-    throw fsUserError(e, file) ?? e;
-  }
-}
-
 /**
  * The run a subcommand evaluates, checked before any work: RUN_DIR takes the results (eval.jsonl, features/,
  * pictures/, report.html), and the execution provider can start here.
@@ -145,23 +135,22 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
     console.log(`k-NN on ${describeRun(c.run)}: level ${c.level} (dim ${tr.dim}), T ${temperature}`);
     console.log(`  ${splits.train} ${train.count} clips (views ${viewsText(c.views.train)}), ${splits.test} ${test.count} clips of ${results[0]!.video.count} videos (views ${viewsText(c.views.test)})`);
     for (const r of results) console.log(`  k=${String(r.k).padEnd(4)} clip  ${fmtAcc(r.clip)}   video  ${fmtAcc(r.video)}`);
-    record(c.run, { kind: 'knn', level: c.level, views: { train: viewsText(c.views.train), test: viewsText(c.views.test) }, splits, knn: results });
+    appendEvalRecord(c.run, { kind: 'knn', level: c.level, views: { train: viewsText(c.views.train), test: viewsText(c.views.test) }, splits, knn: results });
     return 0;
   },
 
   async probe(argv) {
     const { values: v } = parseCommandArgs('eval probe', argv, OPTIONS.probe);
     const c = await commonOf(v);
-    const p = c.run.config.eval.probe;
-    const { train, test, splits } = await features(c);
-    const [tr, te] = [labeledLevel(train, c.level), labeledLevel(test, c.level)];
-    const r = await linearProbe(tr, te,
-      { numClasses: train.classes.length || undefined, epochs: intOption('epochs', v.epochs) ?? p.epochs, lr: positiveOption('lr', v.lr) ?? p.lr, batchSize: intOption('batch', v.batch) ?? p.batch_size, hidden: intOption('hidden', v.hidden), seed: c.run.config.train.seed, ep: c.feature.ep, threads: c.feature.threads, progress: c.feature.progress },
-    );
-    console.log(`${v.hidden ? 'MLP' : 'linear'} probe on ${describeRun(c.run)}: level ${c.level} (dim ${tr.dim}), ${splits.train} ${train.count} clips, ${splits.test} ${test.count} clips`);
-    console.log(`  loss per epoch ${r.losses.map((l) => l.toFixed(4)).join(' ')}`);
+    const r = await probeRun(c.run, {
+      ...c.feature, level: c.level, trainViews: c.views.train, testViews: c.views.test,
+      probe: { epochs: intOption('epochs', v.epochs), lr: positiveOption('lr', v.lr), batchSize: c.feature.batchSize, hidden: intOption('hidden', v.hidden) },
+    });
+    const p = r.plan;
+    console.log(`${v.hidden ? 'MLP' : 'linear'} probe on ${describeRun(c.run)}: level ${c.level} (dim ${r.dim}), ${r.splits.train} ${r.counts.train} clips, ${r.splits.test} ${r.counts.test} clips`);
+    console.log(`  ${p.steps} steps (${p.epochs} epochs of ${p.stepsPerEpoch}, batch ${p.batchSize}), loss ${r.losses[0]!.toFixed(4)} → ${r.losses.at(-1)!.toFixed(4)}`);
     console.log(`  clip  ${fmtAcc(r.clip)}   video  ${fmtAcc(r.video)}`);
-    record(c.run, { kind: 'probe', level: c.level, views: { train: viewsText(c.views.train), test: viewsText(c.views.test) }, splits, clip: r.clip, video: r.video });
+    appendEvalRecord(c.run, { kind: 'probe', level: r.level, views: r.views, splits: r.splits, clip: r.clip, video: r.video, settings: r.settings });
     return 0;
   },
 
@@ -170,13 +159,11 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
     const ep = epOption(v.ep);
     const run = await openRun(requireOption('eval', v.run, 'run'), v.checkpoint, ep);
     const testViews = v.views === undefined ? undefined : parseViews('--views', v.views, run.config);
-    const r = await finetune(run.config, run.spec, run.params, {
-      epochs: intOption('epochs', v.epochs), lr: positiveOption('lr', v.lr), batchSize: intOption('batch', v.batch), maxSteps: intOption('max-steps', v['max-steps']),
-      testViews, store: v.data, ep, threads: intOption('threads', v.threads), progress: process.stderr.isTTY === true,
-    });
+    const asked = { epochs: intOption('epochs', v.epochs), lr: positiveOption('lr', v.lr), batchSize: intOption('batch', v.batch), maxSteps: intOption('max-steps', v['max-steps']), testViews };
+    const r = await finetune(run.config, run.spec, run.params, { ...asked, store: v.data, ep, threads: intOption('threads', v.threads), progress: process.stderr.isTTY === true });
     console.log(`fine-tuned ${describeRun(run)} for ${r.steps} steps; loss per epoch ${r.losses.map((l) => l.toFixed(4)).join(' ')}`);
     console.log(`  clip  ${fmtAcc(r.clip)}   video  ${fmtAcc(r.video)}`);
-    record(run, { kind: 'finetune', level: EMBEDDING, clip: r.clip, video: r.video });
+    appendEvalRecord(run, { kind: 'finetune', level: EMBEDDING, clip: r.clip, video: r.video, settings: finetuneSettings(run.config, r.steps, asked) });
     return 0;
   },
 

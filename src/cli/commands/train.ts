@@ -7,6 +7,7 @@ import { StoreReader } from '../../data/store.ts';
 import { UserError } from '../../errors.ts';
 import { writingInto } from '../../fs-errors.ts';
 import { checkOutputDir } from '../../out-path.ts';
+import { finalEvaluation, SUMMARY_FILE } from '../../eval/final.ts';
 import { trainCurriculum } from '../../train/curriculum.ts';
 import { parentOf } from '../../train/init-from.ts';
 import { train, type TrainResult } from '../../train/trainer.ts';
@@ -94,6 +95,11 @@ export const command: Command = {
       r = c;
     } else {
       r = await writingInto(runDir, () => train(o), () => (existsSync(last) ? `the last checkpoint is intact: continue with vhssl train --resume --out ${runDir}` : undefined));
+    }
+    const finalDir = stages.length ? join(runDir, stages[stages.length - 1]!.dir) : runDir;
+    // The final evaluation of a finished run, once: again only when it did not complete (no summary.json).
+    if (r.finished && (r.trained > 0 || !existsSync(join(finalDir, SUMMARY_FILE)))) {
+      await writingInto(finalDir, () => finalEvaluation({ runDir: finalDir, config: stages.length ? stages[stages.length - 1]!.config : config, ep: o.ep, threads: o.threads }));
     }
     console.log(`${where}: ${r.interrupted ? 'interrupted' : r.finished ? 'finished' : 'stopped'} at step ${r.step}${!r.interrupted && !r.finished ? ' (--max-steps)' : ''}; checkpoint ${r.checkpoint}`);
     return r.exitCode;
