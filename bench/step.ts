@@ -2,8 +2,11 @@
 // onnxruntime-node, fed the way `vhssl train` feeds it (same stepper), with a synthetic batch so the data pipeline is
 // not measured here (bench/data.ts does that). Prints median/min step time, clips/s, the split between graph runs and
 // JS work, GFLOP/s, and the ratio to ORT's own 1024³ MatMul GFLOP/s measured in this process.
-// Run: npx tsx bench/step.ts [--steps N] [--threads T] [--only st|s3d]
-import { mkdtempSync } from 'node:fs';
+// With --steps-per-run 1,4 it instead times bench-st with train.steps_per_run = each K (K = 1: step.onnx once per step;
+// K > 1: blocks of K steps in one run of step.loop.onnx), in interleaved rounds of the same number of steps, and prints
+// per K the best and median time per step and the ratio to the first K.
+// Run: npx tsx bench/step.ts [--steps N] [--threads T] [--only st|s3d] [--steps-per-run 1,4 [--rounds R]]
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -16,13 +19,13 @@ import { encodeModel } from '../src/graph/onnx.ts';
 import { batchFeeds } from '../src/runtime/feeds.ts';
 import { createSession } from '../src/runtime/session.ts';
 import { initialState } from '../src/runtime/state.ts';
-import { FusedStepper } from '../src/runtime/stepper.ts';
+import { FusedStepper, LoopStepper } from '../src/runtime/stepper.ts';
 import { Rng } from '../src/rng.ts';
 import { readFileSync } from 'node:fs';
 import { modelSpec } from '../src/graph/model/from-config.ts';
 import { stepGraph } from '../src/graph/model/graphs.ts';
 
-const { values: args } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' }, 'steps-per-run': { type: 'string' }, rounds: { type: 'string' } } });
 const STEPS = Number(args.steps ?? 40);
 const threads = Number(args.threads ?? os.availableParallelism());
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -80,7 +83,61 @@ async function bench(name: string, file: string, reference: number): Promise<{ c
   return { clips, ratio: gflops / reference };
 }
 
+/**
+ * bench-st at each of `ks` steps per run: per round, every K trains the same number of steps (a multiple of every K)
+ * on its own state, the Ks in turn; per K the best and median ms per step over the rounds (the first round is warmup).
+ */
+async function stepsPerRun(ks: number[], rounds: number): Promise<void> {
+  const { config, hash } = loadConfig({ file: 'bench-st', set: [`train.steps_per_run=${Math.max(...ks)}`] });
+  const dir = mkdtempSync(join(os.tmpdir(), 'vhssl-bench-'));
+  const m = buildArtifacts(config, hash, join(dir, 'a'));
+  const B = config.train.batch_size;
+  const { frames, height, width } = m.video;
+  const rng = Rng.fromSeed(1, 'bench');
+  const video = new Float32Array(B * frames * height * width * 3).map(() => rng.normal());
+  const groups = Object.keys(m.groups);
+  const perRound = ks.reduce((a, k) => (a * k) / gcd(a, k), 1) * Math.max(1, Math.ceil(8 / Math.max(...ks)));
+  const steppers = await Promise.all(ks.map((k) => {
+    const state = initialState(join(dir, 'a'), m);
+    return k === 1 ? FusedStepper.open(join(dir, 'a'), m, state, { threads }) : LoopStepper.open(join(dir, 'a'), m, state, { threads });
+  }));
+  const times: number[][] = ks.map(() => []);
+  let step = 0;
+  for (let r = 0; r <= rounds; r++) {
+    for (const [i, k] of ks.entries()) {
+      const t0 = performance.now();
+      for (let done = 0; done < perRound; done += k) {
+        const block = Array.from({ length: k }, (_, j) => ({
+          micro: [batchFeeds(m, rng, { x: video, labels: new Int32Array(B) }, null)],
+          lr: Object.fromEntries(groups.map((g) => [g, 0.01])),
+          steps: Object.fromEntries(groups.map((g) => [g, step + j])),
+        }));
+        await steppers[i]!.block(block);
+      }
+      if (r > 0) times[i]!.push((performance.now() - t0) / perRound);
+    }
+    step += perRound;
+  }
+  for (const s of steppers) await s.release();
+  rmSync(dir, { recursive: true, force: true });
+  console.log(`steps per run on ${m.configHash} (bench-st, batch ${B}): ${rounds} rounds of ${perRound} steps per K, interleaved`);
+  const [best0, med0] = [Math.min(...times[0]!), median(times[0]!)];
+  for (const [i, k] of ks.entries()) {
+    const [best, med] = [Math.min(...times[i]!), median(times[i]!)];
+    console.log(`  K=${String(k).padEnd(3)} step best ${best.toFixed(2)} ms  median ${med.toFixed(2)} ms   ratio to K=${ks[0]}: best ${(best0 / best).toFixed(3)}×  median ${(med0 / med).toFixed(3)}×`);
+  }
+}
+
+const gcd = (a: number, b: number): number => (b === 0 ? a : gcd(b, a % b));
+
 console.log(`onnxruntime-node ${JSON.parse(readFileSync(new URL('../node_modules/onnxruntime-node/package.json', import.meta.url), 'utf8')).version}, ${threads} intra-op threads, ${os.cpus()[0]?.model}`);
+if (args['steps-per-run'] !== undefined) {
+  const ks = args['steps-per-run'].split(',').map(Number);
+  if (ks.some((k) => !Number.isInteger(k) || k < 1)) throw new Error(`--steps-per-run: expected a comma list of positive integers, got ${args['steps-per-run']}`);
+  await stepsPerRun(ks, Number(args.rounds ?? 10));
+  process.exit(0);
+}
+
 const reference = await matmulGflops();
 console.log(`ORT MatMul 1024³: ${reference.toFixed(1)} GFLOP/s`);
 let last = { clips: 0, ratio: 0 };

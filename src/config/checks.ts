@@ -156,8 +156,22 @@ function checkTrain(c: Config): Problem | undefined {
   return undefined;
 }
 
+/** Several steps per run loop the fused step graph, which accumulation and alternation do not run on. */
+function checkStepsPerRun(c: Config): Problem | undefined {
+  const t = c.train;
+  const k = t.steps_per_run ?? 1;
+  if (k === 1) return undefined;
+  const why = t.grad_accum > 1 ? `train.grad_accum is ${t.grad_accum}` : t.alternation.interval_pct > 0 ? `train.alternation.interval_pct is ${t.alternation.interval_pct}` : null;
+  if (!why) return undefined;
+  return {
+    path: ['train', 'steps_per_run'],
+    problem: `expected 1 when ${why} (several steps per run loop the fused step graph; accumulation and alternation run the per-group graphs), got ${k}`,
+    hint: 'remove train.steps_per_run, or set train.grad_accum=1 and train.alternation.interval_pct=0',
+  };
+}
+
 export function checkConfig(c: Config): Problem | undefined {
-  return checkGroups(c) ?? checkLevels(c) ?? checkSizes(c) ?? checkPosEmbed(c) ?? checkTrain(c);
+  return checkGroups(c) ?? checkLevels(c) ?? checkSizes(c) ?? checkPosEmbed(c) ?? checkTrain(c) ?? checkStepsPerRun(c);
 }
 
 /** A finding about a config against the data it runs on: an error stops the run, a warning is printed. */

@@ -195,6 +195,8 @@ const TrainSchema = z.strictObject({
   alternation: z.strictObject({ interval_pct: number('a percentage in [0, 100]', (n, m) => n.min(0, { error: m }).max(100, { error: m })) }),
   checkpoint: z.strictObject({ every_steps: posInt(), keep_last: posInt() }),
   log_every: posInt(),
+  /** Optimizer steps per ONNX Runtime run (one ONNX Loop over the fused step); absent: 1, and the config keeps its hash. */
+  steps_per_run: posInt().optional(),
   /** Absent: one run. Kept out of the defaults so that configs without one keep their hash. */
   curriculum: CurriculumSchema.optional(),
 });

@@ -7,6 +7,7 @@ import { saveConfig, type Config } from '../config/index.ts';
 import { GraphBuilder } from './builder.ts';
 import { modelSpec } from './model/from-config.ts';
 import { emaGraph, encoderGraph, groupOptimizerSpec, mineTrainGraph, stepGraph, trainGraph, type TrainGraph } from './model/graphs.ts';
+import { stepLoopGraph } from './model/step-loop.ts';
 import { EMA } from './names.ts';
 import type { PositionInput } from './model/positions.ts';
 import type { GroupName } from './model/spec.ts';
@@ -19,6 +20,8 @@ import type { Tensor } from './tensor.ts';
 
 export const MANIFEST = 'manifest.json';
 export const INIT_PARAMS = 'init.safetensors';
+/** The graph (and file stem) of `train.steps_per_run` > 1: the fused step in an ONNX Loop. */
+export const STEP_LOOP = 'step.loop';
 
 const pkg = (path: string) => JSON.parse(readFileSync(new URL(path, import.meta.url), 'utf8')) as { version: string };
 export const VERSIONS = {
@@ -121,6 +124,8 @@ export function buildArtifacts(config: Config, hash: string, out: string, log: (
     }
     const step = stepGraph(spec, config.train, seed);
     write('step', step, 'step', step.groups);
+    // train.steps_per_run > 1: the same step, K times per run (`step.loop.onnx`, per-step inputs and outputs stacked).
+    if ((config.train.steps_per_run ?? 1) > 1) write(STEP_LOOP, { builder: stepLoopGraph(step) }, 'step', step.groups);
     const ema = emaGraph(spec, seed);
     if (ema) write('ema.update', { builder: ema }, 'optim', [EMA]);
 

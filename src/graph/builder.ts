@@ -199,6 +199,42 @@ export class GraphBuilder {
     return node.outputs[0]!;
   }
 
+  /**
+   * ONNX Loop, run `tripCount` (int64 scalar) times; control flow, so not in OPS and without a gradient rule. `body`
+   * takes (iteration int64 [], condition bool [], ...carried) and returns (condition, ...carried, ...scanned); the node
+   * returns the carried values after the last iteration, then each scanned value stacked along a new leading axis of
+   * `iterations`. The body reads values of this graph by name, so the names it defines are claimed here: a clash
+   * between the scopes fails now, never in ONNX Runtime.
+   */
+  Loop(tripCount: Value, carried: readonly Value[], body: Graph, iterations: Dim): Value[] {
+    const name = this.nodeName('Loop');
+    const fail = (msg: string): never => {
+      throw new Error(`${name} (Loop): ${msg}`);
+    };
+    if (tripCount.dtype !== 'int64' || tripCount.shape.length !== 0) fail(`the trip count "${tripCount.name}" must be an int64 scalar, got ${tripCount.dtype}[${tripCount.shape.join(',')}]`);
+    const [iteration, condition, ...state] = body.inputs;
+    if (iteration?.dtype !== 'int64' || condition?.dtype !== 'bool') fail('the body must take (iteration int64, condition bool, ...carried) first');
+    if (state.length !== carried.length) fail(`the body takes ${state.length} carried values, got ${carried.length}`);
+    if (body.outputs.length < 1 + carried.length) fail(`the body returns ${body.outputs.length} values, fewer than its condition and ${carried.length} carried`);
+    if (body.outputs[0]!.dtype !== 'bool') fail('the body must return its condition (bool) first');
+    carried.forEach((v, i) => {
+      for (const [what, w] of [['input', state[i]!], ['output', body.outputs[1 + i]!]] as const) {
+        if (w.dtype !== v.dtype || w.shape.join(',') !== v.shape.join(',')) {
+          fail(`carried value ${i} "${v.name}" is ${v.dtype}[${v.shape.join(',')}], the body's ${what} "${w.name}" ${w.dtype}[${w.shape.join(',')}]`);
+        }
+      }
+    });
+    for (const v of [...body.inputs, ...body.constants, ...body.nodes.flatMap((n) => n.outputs)]) {
+      if (this.names.has(v.name)) fail(`the body defines "${v.name}", a name already taken in ${this.graph.name} or its body`);
+      this.names.add(v.name);
+    }
+    const node: { -readonly [K in keyof Node]: Node[K] } = { opType: 'Loop', domain: '', name, inputs: [tripCount, null, ...carried], outputs: [], attrs: { body: { g: body } } };
+    const scanned = body.outputs.slice(1 + carried.length).map((v) => ({ dtype: v.dtype, shape: [iterations, ...v.shape] }));
+    node.outputs = [...carried, ...scanned].map((v, i) => ({ name: this.claim(i === 0 ? name : `${name}:${i}`), dtype: v.dtype, shape: [...v.shape], kind: 'node' as const, producer: node }));
+    this.graph.nodes.push(node);
+    return node.outputs as Value[];
+  }
+
   /** A wall for reverse-mode autodiff: the same value, through which no gradient ever flows. */
   stopGradient(x: Value): Value {
     const y = this.node('Identity', [x], {}, 'StopGradient')[0]!;

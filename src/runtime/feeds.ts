@@ -1,5 +1,6 @@
-// Feeds and fetches: scalar tensors, a session's inputs taken by name from the places that hold them, and the data
-// inputs of one micro-batch (video, second view, labels, prediction positions, dropout seed).
+// Feeds and fetches: scalar tensors, a session's inputs taken by name from the places that hold them, the data
+// inputs of one micro-batch (video, second view, labels, prediction positions, dropout seed), and the feeds of a
+// block of steps stacked along a leading axis (the step loop graph's inputs) and its per-step outputs read by row.
 import * as ort from 'onnxruntime-node';
 import type { Batch } from '../data/batch.ts';
 import type { Manifest } from '../graph/artifacts.ts';
@@ -35,6 +36,34 @@ export function feedsOf(inputs: readonly string[], ...sources: FeedSource[]): Fe
   }
   return feeds;
 }
+
+/**
+ * The feeds `names` of each of `steps` stacked along a new leading block axis: (K, ...dims), step k's data at row k.
+ * Every step holds each name, with the same type and dims.
+ */
+export function stackFeeds(names: readonly string[], steps: readonly Readonly<Feeds>[]): Feeds {
+  if (steps.length === 0) throw new Error('stackFeeds: a block of no steps');
+  const out: Feeds = {};
+  for (const name of names) {
+    const first = steps[0]![name];
+    if (!first) throw new Error(`stackFeeds: step 0 has no feed ${name}`);
+    const n = first.data.length;
+    const Data = first.data.constructor as new (length: number) => Float32Array;
+    const data = new Data(n * steps.length);
+    steps.forEach((s, k) => {
+      const t = s[name];
+      if (!t || t.type !== first.type || t.dims.join(',') !== first.dims.join(',')) {
+        throw new Error(`stackFeeds: step ${k} feeds ${name} as ${t ? `${t.type}[${t.dims.join(',')}]` : 'nothing'}, step 0 as ${first.type}[${first.dims.join(',')}]`);
+      }
+      data.set(t.data as Float32Array, k * n);
+    });
+    out[name] = new ort.Tensor(first.type as 'float32', data, [steps.length, ...first.dims]);
+  }
+  return out;
+}
+
+/** Row `k` of a stacked output (K) as a number: step k's value of a per-step scalar. */
+export const rowOf = (t: ort.Tensor, k: number): number => Number((t.data as ArrayLike<number | bigint>)[k]);
 
 /** Whether the artifacts draw a dropout seed each step (some graph has dropout). */
 export const takesDropoutSeed = (m: Manifest): boolean => Object.values(m.graphs).some((g) => g.inputs.some((i) => i.name === DROPOUT_SEED));

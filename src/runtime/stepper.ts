@@ -3,13 +3,15 @@
 // next run without passing through JavaScript arrays. Which outputs update which entries, and which are gradients,
 // losses and monitors, is settled once per session from the names the name contract builds.
 // - FusedStepper: one run of step.onnx (forward, every group's backward and optimizer update).
+// - LoopStepper: one run of step.loop.onnx for a block of steps (the fused step in an ONNX Loop): the state crosses
+//   into JavaScript once per block; each step's losses, gradient norms and monitors come back as one row per step.
 // - GroupStepper: per group, its training graph on each micro-batch (gradients averaged over them); then per group its
 //   optimizer graph; only the groups given a learning rate step (alternation). Then the EMA update, when there is one.
 //   Every gradient is taken before any update, so both steppers take the same step.
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import type { OptimizerConfig } from '../config/index.ts';
-import type { Manifest } from '../graph/artifacts.ts';
+import { STEP_LOOP, type Manifest } from '../graph/artifacts.ts';
 import { GraphBuilder, type Param } from '../graph/builder.ts';
 import type { Graph } from '../graph/ir.ts';
 import { GRAD_NORM, gradName, gradNormName, isMonitor, lossOutputs, LR, lrName, newName, STEP, stepName, type LossKey } from '../graph/names.ts';
@@ -17,7 +19,7 @@ import { encodeModel } from '../graph/onnx.ts';
 import { buildOptimizerGraph, initOptimizerState, optimizerSpec } from '../graph/optim/index.ts';
 import { isStatic } from '../graph/shape.ts';
 import type { Tensor } from '../graph/tensor.ts';
-import { f32, feedsOf, i64, scalarOf, type Feeds } from './feeds.ts';
+import { f32, feedsOf, i64, rowOf, scalarOf, stackFeeds, type Feeds } from './feeds.ts';
 import { createSession, runChecked, toOrt, type SessionOptions } from './session.ts';
 import type { State } from './state.ts';
 
@@ -34,13 +36,40 @@ export interface StepResult {
   monitors: Record<string, number>;
 }
 
+/** What one optimizer step takes: the arguments of `Stepper.step`. */
+export interface StepInput {
+  micro: readonly Feeds[];
+  lr: Readonly<Record<string, number>>;
+  steps: Readonly<Record<string, number>>;
+  scalars?: Feeds;
+}
+
 export interface Stepper extends AsyncDisposable {
   /**
    * One optimizer step over `micro` micro-batches for the groups in `lr` (their learning rates), each having taken
    * `steps[group]` steps before; `scalars` are step-wide inputs (the EMA decay) for the graphs that take them.
    */
   step(micro: readonly Feeds[], lr: Readonly<Record<string, number>>, steps: Readonly<Record<string, number>>, scalars?: Feeds): Promise<StepResult>;
+  /** The steps of a block in order (each input as `step` takes it), and each one's result. */
+  block(steps: readonly StepInput[]): Promise<StepResult[]>;
   release(): Promise<void>;
+}
+
+/** A block as one `step` after another. */
+async function stepEach(s: Stepper, steps: readonly StepInput[]): Promise<StepResult[]> {
+  const out: StepResult[] = [];
+  for (const x of steps) out.push(await s.step(x.micro, x.lr, x.steps, x.scalars));
+  return out;
+}
+
+/** The fused step's per-group inputs: `lr.<group>` and `step.<group>` (1-based) for the groups in `lr`. */
+function groupFeeds(lr: Readonly<Record<string, number>>, steps: Readonly<Record<string, number>>): Feeds {
+  const feeds: Feeds = {};
+  for (const [g, rate] of Object.entries(lr)) {
+    feeds[lrName(g)] = f32(rate);
+    feeds[stepName(g)] = i64(steps[g]! + 1);
+  }
+  return feeds;
 }
 
 type Model = string | Uint8Array;
@@ -72,13 +101,8 @@ export class FusedStepper implements Stepper {
 
   async step(micro: readonly Feeds[], lr: Readonly<Record<string, number>>, steps: Readonly<Record<string, number>>, scalars: Feeds = {}): Promise<StepResult> {
     if (micro.length !== 1) throw new Error('the fused step runs one micro-batch per step');
-    const perGroup: Feeds = {};
-    for (const [g, rate] of Object.entries(lr)) {
-      perGroup[lrName(g)] = f32(rate);
-      perGroup[stepName(g)] = i64(steps[g]! + 1);
-    }
     const t0 = performance.now();
-    const out = await runChecked(this.session, feedsOf(this.session.inputNames, micro[0]!, perGroup, scalars, this.state));
+    const out = await runChecked(this.session, feedsOf(this.session.inputNames, micro[0]!, groupFeeds(lr, steps), scalars, this.state));
     this.lastRunMs = performance.now() - t0;
     for (const n of this.updated) this.state.set(n, out[newName(n)]!);
     return {
@@ -86,6 +110,71 @@ export class FusedStepper implements Stepper {
       gradNorms: Object.fromEntries(Object.keys(lr).map((g) => [g, scalarOf(out[gradNormName(g)]!)])),
       monitors: Object.fromEntries(this.monitors.map((name) => [name, scalarOf(out[name]!)])),
     };
+  }
+
+  block(steps: readonly StepInput[]): Promise<StepResult[]> {
+    return stepEach(this, steps);
+  }
+
+  release(): Promise<void> {
+    return this.session.release();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.release();
+  }
+}
+
+/**
+ * A block of K fused steps in one run of the step loop graph: the per-step inputs (the micro-batch, `lr.<group>`,
+ * `step.<group>`, the scalars) stacked (K, ...), the state fed once; the state after the K-th step replaces its
+ * entries, and row k of each stacked output is step k's loss, gradient norm or monitor.
+ */
+export class LoopStepper implements Stepper {
+  /** Wall time of the last session run (ms): the graph's share of a block. */
+  lastRunMs = 0;
+
+  private constructor(
+    private readonly session: ort.InferenceSession,
+    private readonly state: State,
+    private readonly losses: [string, LossKey][],
+    private readonly monitors: string[],
+    private readonly updated: string[],
+    /** The inputs fed per step (stacked): every input that is not state. */
+    private readonly perStep: string[],
+  ) {}
+
+  static async open(dir: string, m: Manifest, state: State, o: SessionOptions): Promise<LoopStepper> {
+    const g = m.graphs[STEP_LOOP];
+    if (!g) throw new Error(`artifacts ${dir}: no ${STEP_LOOP} graph (built when train.steps_per_run > 1)`);
+    return LoopStepper.fromModel(join(dir, g.file), Object.keys(m.groups), state, o);
+  }
+
+  /** A loop stepper over the step loop graph `model` of the optimizer groups `groups`. */
+  static async fromModel(model: Model, groups: readonly string[], state: State, o: SessionOptions): Promise<LoopStepper> {
+    const session = await createSession(model, o);
+    const perStep = session.inputNames.filter((n) => !state.has(n));
+    return new LoopStepper(session, state, [...lossOutputs(session.outputNames, groups)], monitorsOf(session), updatedBy(session, state), perStep);
+  }
+
+  async step(micro: readonly Feeds[], lr: Readonly<Record<string, number>>, steps: Readonly<Record<string, number>>, scalars: Feeds = {}): Promise<StepResult> {
+    return (await this.block([{ micro, lr, steps, scalars }]))[0]!;
+  }
+
+  async block(steps: readonly StepInput[]): Promise<StepResult[]> {
+    const each = steps.map((s, k) => {
+      if (s.micro.length !== 1) throw new Error(`the step loop runs one micro-batch per step, got ${s.micro.length} at step ${k} of the block`);
+      return { ...s.micro[0]!, ...groupFeeds(s.lr, s.steps), ...s.scalars };
+    });
+    const t0 = performance.now();
+    const out = await runChecked(this.session, feedsOf(this.session.inputNames, stackFeeds(this.perStep, each), this.state));
+    this.lastRunMs = performance.now() - t0;
+    for (const n of this.updated) this.state.set(n, out[newName(n)]!);
+    return steps.map((s, k) => ({
+      losses: this.losses.map(([name, key]) => ({ ...key, value: rowOf(out[name]!, k) })),
+      gradNorms: Object.fromEntries(Object.keys(s.lr).map((g) => [g, rowOf(out[gradNormName(g)]!, k)])),
+      monitors: Object.fromEntries(this.monitors.map((name) => [name, rowOf(out[name]!, k)])),
+    }));
   }
 
   release(): Promise<void> {
@@ -160,6 +249,10 @@ export class GroupStepper implements Stepper {
       for (const n of updated) this.state.set(n, out[newName(n)]!);
     }
     return r;
+  }
+
+  block(steps: readonly StepInput[]): Promise<StepResult[]> {
+    return stepEach(this, steps);
   }
 
   /** `<param>.grad` of the group's parameters, averaged over the micro-batches; their losses and monitors go to `r`. */

@@ -1,6 +1,7 @@
 // A run's schedules as pure functions of its progress: how many steps, the learning rate of each group (the original's
 // intent, without its cosine that restarted every epoch: linear warmup from `warmup_start`, then cosine to `min_lr`,
-// constant, or step decay), which groups train (alternation), the EMA decay, and when to validate and checkpoint.
+// constant, or step decay), which groups train (alternation), the EMA decay, when to validate and checkpoint, and how
+// many steps one ONNX Runtime run takes.
 import type { Config, EvalConfig, ScheduleConfig, TrainConfig } from '../config/schema.ts';
 import { cosine } from '../runtime/schedule.ts';
 
@@ -91,4 +92,16 @@ export function trainingPlan(config: Config, batchesPerEpoch: number, maxSteps =
 export function afterStep(step: number, plan: Plan, checkpointEvery: number): 'validate' | 'checkpoint' | null {
   if (step % plan.stepsPerEpoch === 0 && plan.validateAt.has(step / plan.stepsPerEpoch)) return 'validate';
   return step % checkpointEvery === 0 && step < plan.total ? 'checkpoint' : null;
+}
+
+/**
+ * How many steps the block after `step` steps runs (`train.steps_per_run`, one ONNX Runtime run): up to
+ * `stepsPerRun`, and never past a step after which something happens between steps (a validation, a checkpoint) nor
+ * past the end of an epoch or of the run. So checkpoints, which store the stream's position, fall on block ends.
+ */
+export function blockLength(step: number, plan: Plan, checkpointEvery: number, stepsPerRun: number): number {
+  let k = 1;
+  const boundary = (s: number) => s >= plan.total || s % plan.stepsPerEpoch === 0 || afterStep(s, plan, checkpointEvery) !== null;
+  while (k < stepsPerRun && !boundary(step + k)) k++;
+  return k;
 }

@@ -1,6 +1,8 @@
-// `vhssl train`: the training loop, top to bottom. Each step: a batch and its positions from the seeded stream,
-// learning rates from the schedule, one step of the stepper on ORT, then the finite check, a metrics row, and on
-// their schedule k-NN validation and a (good) checkpoint. The run directory is written under its lock only.
+// `vhssl train`: the training loop, top to bottom. Each block of steps (up to `train.steps_per_run`, 1 by default, in
+// one ORT run): per step a batch and its positions from the seeded stream and learning rates from the schedule; the
+// block on the stepper; then per step the finite check, a metrics row and the progress line; after the block, on
+// their schedule, k-NN validation and a (good) checkpoint: a block ends wherever one of them follows a step. The run
+// directory is written under its lock only.
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { saveConfig, type Config, type OptimizerState } from '../config/index.ts';
@@ -13,14 +15,14 @@ import { EMA_DECAY } from '../graph/names.ts';
 import { f32 } from '../runtime/feeds.ts';
 import { ensureProvider, type ExecutionProvider } from '../runtime/session.ts';
 import { initialState, stateOf, stateShapes, type State } from '../runtime/state.ts';
-import { FusedStepper, GroupStepper } from '../runtime/stepper.ts';
-import { Batches } from './batches.ts';
-import { advance, Checkpoints, loadCheckpoint, startProgress, stepFile, type Checkpoint } from './checkpoint.ts';
+import { FusedStepper, GroupStepper, LoopStepper, type StepInput } from '../runtime/stepper.ts';
+import { Batches, type StreamPosition } from './batches.ts';
+import { advance, Checkpoints, loadCheckpoint, startProgress, stepFile, type Checkpoint, type TrainProgress } from './checkpoint.ts';
 import { DivergedError, DivergenceCheck, GoodCheckpoints } from './divergence.ts';
 import { INIT_FILE, initFromParent, type Parent } from './init-from.ts';
 import { RunLock } from './lock.ts';
 import { addStep, clipsPerSecond, knnLine, knnRecord, mainLoss, MetricsLog, namedLosses, NO_THROUGHPUT, Progress, spreadLine, stepRecord } from './metrics.ts';
-import { afterStep, emaDecay, fusedStep, groupLearningRates, trainingPlan } from './schedule.ts';
+import { afterStep, blockLength, emaDecay, fusedStep, groupLearningRates, trainingPlan } from './schedule.ts';
 import { StopRequests, stopExitCode, type StopSignal } from './stop.ts';
 
 export interface TrainOptions {
@@ -74,7 +76,9 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
     log(`resuming from ${resumed.file} at step ${progress.step}`);
   }
   const session = { ep: o.ep, threads: o.threads };
-  await using stepper = fusedStep(t) ? await FusedStepper.open(artifactsDir, m, state, session) : await GroupStepper.fromArtifacts(artifactsDir, m, state, session);
+  const stepsPerRun = t.steps_per_run ?? 1;
+  await using stepper = !fusedStep(t) ? await GroupStepper.fromArtifacts(artifactsDir, m, state, session)
+    : stepsPerRun > 1 ? await LoopStepper.open(artifactsDir, m, state, session) : await FusedStepper.open(artifactsDir, m, state, session);
   const plan = trainingPlan(config, batches.batchesPerEpoch, o.maxSteps);
   await using validation = plan.validateAt.size > 0 ? await Validation.open(config, join(artifactsDir, m.graphs.encoder!.file), session) : null;
   const metrics = new MetricsLog(join(runDir, 'metrics.jsonl'));
@@ -88,19 +92,26 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
 
   while (progress.step < plan.total && !stop.signal) {
     const t0 = performance.now();
-    const { micro, clips } = await batches.next(m);
+    const block = await nextBlock(batches, m, progress, blockLength(progress.step, plan, t.checkpoint.every_steps, stepsPerRun), (step) => ({
+      lr: groupLearningRates(t, Object.keys(m.groups), step, plan.stepsPerEpoch),
+      scalars: { [EMA_DECAY]: f32(emaDecay(config.arch.ema, step, plan.total)) },
+    }));
     const t1 = performance.now();
-    const lr = groupLearningRates(t, Object.keys(m.groups), progress.step, plan.stepsPerEpoch);
-    const r = await stepper.step(micro, lr, progress.groupSteps, { [EMA_DECAY]: f32(emaDecay(config.arch.ema, progress.step, plan.total)) });
-    window = addStep(window, clips, performance.now() - t0, t1 - t0);
-    const diverged = divergence.step(namedLosses(r.losses), r.gradNorms);
-    if (diverged) throw new DivergedError(progress.step + 1, diverged, checkpoints.lastGood);
-    progress = advance(progress, Object.keys(lr), plan.stepsPerEpoch, batches.position());
+    const results = await stepper.block(block.map((b) => b.input));
+    // Each step of the block takes an equal share of its time.
+    const [ms, wait] = [(performance.now() - t0) / block.length, (t1 - t0) / block.length];
+    for (const [k, r] of results.entries()) {
+      const { input, clips, position } = block[k]!;
+      window = addStep(window, clips, ms, wait);
+      const diverged = divergence.step(namedLosses(r.losses), r.gradNorms);
+      if (diverged) throw new DivergedError(progress.step + 1, diverged, checkpoints.lastGood);
+      progress = advance(progress, Object.keys(input.lr), plan.stepsPerEpoch, position);
 
-    const logNow = progress.step % t.log_every === 0 || progress.step === plan.total;
-    if (logNow) metrics.write(stepRecord(progress, window, t.log_every, lr, r));
-    bar.update(progress.step, mainLoss(r.losses), clipsPerSecond(window), logNow);
-    if (logNow) window = NO_THROUGHPUT;
+      const logNow = progress.step % t.log_every === 0 || progress.step === plan.total;
+      if (logNow) metrics.write(stepRecord(progress, window, t.log_every, input.lr, r));
+      bar.update(progress.step, mainLoss(r.losses), clipsPerSecond(window), logNow);
+      if (logNow) window = NO_THROUGHPUT;
+    }
 
     const next = afterStep(progress.step, plan, t.checkpoint.every_steps);
     if (next === 'validate') {
@@ -120,6 +131,29 @@ export async function train(o: TrainOptions): Promise<TrainResult> {
   bar.stop();
   if (stop.signal) log(`checkpoint saved at step ${progress.step}: ${checkpoints.lastGood}; continue with --resume`);
   return { step: progress.step, finished: progress.step === t.epochs * plan.stepsPerEpoch, trained: progress.step - startStep, interrupted: stop.signal !== null, signal: stop.signal, exitCode: stop.signal ? stopExitCode(stop.signal) : 0, checkpoint: checkpoints.lastGood };
+}
+
+/** One step of a block: what the stepper takes, the clips of its batch, and the stream's position after it. */
+interface BlockStep {
+  input: StepInput;
+  clips: number;
+  position: StreamPosition;
+}
+
+/**
+ * The next `length` steps from `progress`: each one's batch from the stream, its learning rates and scalars
+ * (`schedule` of its 0-based step), and the groups' steps taken before it (a group steps when it has a rate).
+ */
+async function nextBlock(batches: Batches, m: Manifest, progress: TrainProgress, length: number, schedule: (step: number) => Pick<StepInput, 'lr' | 'scalars'>): Promise<BlockStep[]> {
+  const block: BlockStep[] = [];
+  const steps = { ...progress.groupSteps };
+  for (let k = 0; k < length; k++) {
+    const { micro, clips } = await batches.next(m);
+    const { lr, scalars } = schedule(progress.step + k);
+    block.push({ input: { micro, lr, steps: { ...steps }, scalars }, clips, position: batches.position() });
+    for (const g of Object.keys(lr)) steps[g]! += 1;
+  }
+  return block;
 }
 
 /** Everything that can be wrong with the input, checked before the run directory is touched. */
