@@ -19,7 +19,7 @@ const HOW_TO: Record<ExecutionProvider, string> = {
   cpu: '',
   cuda:
     'the CUDA provider is not installed: on a machine with CUDA 12 and internet access run ' +
-    '`ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node` (see README, "GPU")',
+    '`ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules/onnxruntime-node/script/install.js` (npm 11 does not run that script on its own; see README, "GPU", or docker/Dockerfile.cuda)',
   webgpu: 'this onnxruntime-node build has no WebGPU provider',
 };
 

@@ -176,7 +176,7 @@ describe('vhssl train', () => {
   const bad: [string, (run: string) => string[], RegExp][] = [
     ['missing config', (run) => ['train', '--config', join(tmp, 'nope.yaml'), '--out', run], /nope\.yaml: no such config file/],
     ['unknown EP', (run) => [...base(run), '--ep', 'tpu'], /--ep: unknown execution provider "tpu" \(use one of cpu, cuda, webgpu\)/],
-    ['CUDA not installed', (run) => [...base(run), '--ep', 'cuda'], /--ep cuda: the CUDA provider is not installed: .*ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node/],
+    ['CUDA not installed', (run) => [...base(run), '--ep', 'cuda'], /--ep cuda: the CUDA provider is not installed: .*ONNXRUNTIME_NODE_INSTALL=cuda12 node node_modules\/onnxruntime-node\/script\/install\.js/],
     ['missing dataset', (run) => ['train', '--config', 'tiny', '--set', `data.root=${join(tmp, 'no-data')}`, '--out', run], /config\.data\.root: the dataset path .*no-data does not exist/],
     ['resume without a run', (run) => ['train', '--resume', '--out', run], /no such run directory/],
   ];
