@@ -13,7 +13,7 @@ import { buildReport } from '../../src/eval/report.ts';
 import { readSafetensors } from '../../src/graph/safetensors.ts';
 import { movingMnist } from '../fixtures.ts';
 import { tempDir } from '../temp.ts';
-import { BIN, vhssl } from './run.ts';
+import { BIN, killWhenExists, vhssl } from './run.ts';
 
 const { dir: tmp, cleanup } = tempDir('train');
 after(cleanup);
@@ -52,18 +52,8 @@ describe('vhssl train', () => {
     const straight = join(tmp, 'straight');
     assert.equal(vhssl(base(straight, ...steps), { env }).status, 0);
     const killed = join(tmp, 'killed');
-    const child = spawn(process.execPath, [BIN, ...base(killed, ...steps)], { env: { ...process.env, ...env }, stdio: 'ignore' });
     const link = join(killed, 'checkpoints', 'last.safetensors');
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (existsSync(link)) {
-          clearInterval(poll);
-          child.kill('SIGKILL');
-          resolve();
-        }
-      }, 5);
-    });
-    await new Promise((resolve) => child.on('exit', resolve));
+    await killWhenExists(base(killed, ...steps), link, env);
     const at = Number(readSafetensors(link).metadata.step);
     assert.ok(at < 240, `the kill landed before the end (checkpoint at step ${at})`);
     const resumed = vhssl(['train', '--resume', '--out', killed], { env });

@@ -2,7 +2,6 @@
 // videos (+ time) on small real stores, resume inside stage 2 after SIGKILL bitwise equal to an uninterrupted
 // curriculum, and the same stage by hand with --init-from.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,7 +10,7 @@ import { curriculumStages, loadConfig, validateConfig } from '../../src/config/i
 import { readSafetensors } from '../../src/graph/safetensors.ts';
 import { axis, PositionTables } from '../../src/train/init-from.ts';
 import { modelSpec } from '../../src/graph/model/from-config.ts';
-import { vhssl, BIN } from '../cli/run.ts';
+import { killWhenExists, vhssl } from '../cli/run.ts';
 import { makeImage } from '../data/helpers.ts';
 import { movingMnist } from '../fixtures.ts';
 import { tempDir } from '../temp.ts';
@@ -168,18 +167,8 @@ describe('vhssl train with a curriculum', () => {
 
   test('SIGKILL inside stage 2, then --resume: bitwise the same parameters as the uninterrupted curriculum', async () => {
     const killed = join(tmp, 'killed');
-    const child = spawn(process.execPath, [BIN, 'train', '--config', config, '--out', killed], { env: { ...process.env, MALLOC_MMAP_MAX_: '0' }, stdio: 'ignore' });
     const link = join(killed, 'stage-2', 'checkpoints', 'last.safetensors');
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (existsSync(link)) {
-          clearInterval(poll);
-          child.kill('SIGKILL');
-          resolve();
-        }
-      }, 5);
-    });
-    await new Promise((resolve) => child.on('exit', resolve));
+    await killWhenExists(['train', '--config', config, '--out', killed], link, { MALLOC_MMAP_MAX_: '0' });
     const at = Number(readSafetensors(link).metadata.step);
     assert.ok(at < 8, `killed inside stage 2 (its checkpoint at step ${at})`);
     const r = vhssl(['train', '--resume', '--out', killed]);

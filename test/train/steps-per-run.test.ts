@@ -4,7 +4,6 @@
 // same parameters, a NaN inside a block stops naming its step and the last good checkpoint; build-graph writes the
 // loop graph only for K > 1; the config refuses K > 1 with the per-group path.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -13,7 +12,7 @@ import type { Manifest } from '../../src/graph/artifacts.ts';
 import { readSafetensors } from '../../src/graph/safetensors.ts';
 import { createSession } from '../../src/runtime/session.ts';
 import { afterStep, blockLength, type Plan } from '../../src/train/schedule.ts';
-import { BIN, vhssl } from '../cli/run.ts';
+import { killWhenExists, vhssl } from '../cli/run.ts';
 import { movingMnist } from '../fixtures.ts';
 import { tempDir } from '../temp.ts';
 
@@ -154,18 +153,8 @@ describe('vhssl train with train.steps_per_run', () => {
     const straight = join(tmp, 'straight-k1');
     assert.equal(vhssl(args(straight, 1, ...steps), { env }).status, 0);
     const killed = join(tmp, 'killed-k4');
-    const child = spawn(process.execPath, [BIN, ...args(killed, 4, ...steps)], { env: { ...process.env, ...env }, stdio: 'ignore' });
     const link = join(killed, 'checkpoints', 'last.safetensors');
-    await new Promise<void>((resolve) => {
-      const poll = setInterval(() => {
-        if (existsSync(link)) {
-          clearInterval(poll);
-          child.kill('SIGKILL');
-          resolve();
-        }
-      }, 5);
-    });
-    await new Promise((resolve) => child.on('exit', resolve));
+    await killWhenExists(args(killed, 4, ...steps), link, env);
     const at = Number(readSafetensors(link).metadata.step);
     assert.ok(at < 80, `the kill landed before the end (checkpoint at step ${at})`);
     assert.equal(at % 8, 0, 'checkpoints fall on block ends');
