@@ -2,6 +2,7 @@
 // RUN_DIR/eval.jsonl (the record of the final evaluation, `final: true`).
 import { join } from 'node:path';
 import { readJsonl, type EvalRecord, type MetricRecord } from '../eval/report.ts';
+import { trainedDir } from './status.ts';
 
 export interface RunMetrics {
   /** The last step with a metrics row, or null. */
@@ -31,7 +32,9 @@ export function rowLoss(r: MetricRecord): number | undefined {
   return values.reduce((s: number, v) => s + v!, 0);
 }
 
-export function runMetrics(runDir: string): RunMetrics {
+/** A run's metrics; of a curriculum, its newest stage's. */
+export function runMetrics(run: string): RunMetrics {
+  const runDir = trainedDir(run);
   const { records } = readJsonl(join(runDir, 'metrics.jsonl'));
   const lossCurve = { x: [] as number[], y: [] as number[] };
   const knnCurve = { x: [] as number[], y: [] as number[] };

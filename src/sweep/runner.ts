@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { stopExitCode, type StopSignal } from '../train/stop.ts';
 import { metricsLine, runMetrics } from './metrics.ts';
 import type { PlannedRun, SweepPlan } from './plan.ts';
-import { checkpointStep, runStatus, writeAttempt, type Attempt } from './status.ts';
+import { checkpointStep, resumable, runStatus, writeAttempt, type Attempt } from './status.ts';
 
 export const BIN = fileURLToPath(new URL('../../bin/vhssl.js', import.meta.url));
 
@@ -37,7 +37,7 @@ export type Action = 'skip' | 'fresh' | 'resume';
 /** What a sweep does with a run now: skip it (finished), resume it (it has a checkpoint) or start it. */
 export function actionOf(run: PlannedRun): Action {
   if (runStatus(run.runDir) === 'finished') return 'skip';
-  return checkpointStep(run.runDir) !== null ? 'resume' : 'fresh';
+  return resumable(run.runDir) ? 'resume' : 'fresh';
 }
 
 /** The arguments of the `vhssl train` that does `action` for `run`. */
@@ -162,7 +162,7 @@ export async function runSweep(plan: SweepPlan, runs: readonly PlannedRun[], o: 
           closeSync(fd);
         }
         running.add(child);
-        const at = action === 'resume' ? `resuming from step ${checkpointStep(run.runDir)}` : 'started';
+        const at = action === 'resume' ? `resuming${checkpointStep(run.runDir) === null ? '' : ` from step ${checkpointStep(run.runDir)}`}` : 'started';
         o.log(`${label(plan, run)}: ${at} (threads ${o.threads}; log ${log})`);
         let done = false;
         const end = (exit: number | null, killedBy: string | null, error?: string) => {

@@ -8,6 +8,7 @@ import { after, describe, test } from 'node:test';
 import { combinations, parseGrid } from '../../src/sweep/grid.ts';
 import type { SweepPlan } from '../../src/sweep/plan.ts';
 import { checkSameSweep, readSweepRecord, recordOf, sweepFile, writeSweepRecord } from '../../src/sweep/record.ts';
+import { runMetrics } from '../../src/sweep/metrics.ts';
 import { checkpointStep, runStatus, writeAttempt } from '../../src/sweep/status.ts';
 import { csvField, readSummary, summaryCsv, summaryText, writeSummary } from '../../src/sweep/summary.ts';
 import { tempDir } from '../temp.ts';
@@ -98,6 +99,22 @@ describe('sweep records', () => {
     assert.equal(runStatus(byTrain), 'finished');
     writeFileSync(join(byTrain, 'summary.json'), '{"status": "fini');
     assert.equal(runStatus(byTrain), 'partial', 'a torn summary.json is not a finished run');
+  });
+
+  test('a curriculum run: partial once begun (even before its first checkpoint), its newest stage\'s checkpoint, metrics and summary', () => {
+    const cur = join(tmp, 'status', 'curriculum');
+    mkdirSync(cur, { recursive: true });
+    const stages = ['stage-1', 'stage-2'].map((dir, i) => ({ index: i + 1, name: `s${i + 1}`, dir, config_hash: `h${i}`, status: 'pending', parent: null, steps: null }));
+    writeFileSync(join(cur, 'curriculum.json'), JSON.stringify({ format: 'vhssl-curriculum/1', config_hash: 'h', optimizer_state: 'reset', stages }));
+    assert.equal(runStatus(cur), 'partial', 'begun: --resume starts its first stage');
+    assert.equal(checkpointStep(cur), null);
+    checkpointAt(join(cur, 'stage-1'), 8);
+    checkpointAt(join(cur, 'stage-2'), 3);
+    writeFileSync(join(cur, 'stage-2', 'metrics.jsonl'), jsonl([{ step: 3, 'loss.space': 1.5 }, { kind: 'knn', step: 3, epoch: 1, top1: 25 }]));
+    assert.equal(checkpointStep(cur), 3, 'the newest stage\'s checkpoint');
+    assert.deepEqual([runMetrics(cur).steps, runMetrics(cur).loss, runMetrics(cur).knnLast], [3, 1.5, 25]);
+    writeFileSync(join(cur, 'stage-2', 'summary.json'), JSON.stringify({ status: 'finished', step: 3 }));
+    assert.equal(runStatus(cur), 'finished');
   });
 });
 
