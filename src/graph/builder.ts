@@ -148,8 +148,9 @@ export class GraphBuilder {
 
   // ---- nodes ---------------------------------------------------------------------------------------------------
 
-  /** Appends a node after inferring its outputs; returns them. */
-  node(opType: OpType, inputs: readonly (Value | null)[], attrs: Record<string, Attr> = {}, label: string = opType): Value[] {
+  /** Appends a node after inferring its outputs; returns them. `outputs`: emit only the first ones (ONNX lets a node
+   *  omit trailing optional outputs, and some kernels refuse them: WebGPU's MaxPool its Indices). */
+  node(opType: OpType, inputs: readonly (Value | null)[], attrs: Record<string, Attr> = {}, label: string = opType, outputs?: number): Value[] {
     const def = OPS[opType];
     while (inputs.length > 0 && inputs[inputs.length - 1] === null) inputs = inputs.slice(0, -1);
     const name = this.nodeName(label);
@@ -157,7 +158,7 @@ export class GraphBuilder {
     if (inputs.length < def.arity[0] || inputs.length > def.arity[1]) {
       throw new Error(`${name} (${opType}): takes ${def.arity[0]}..${def.arity[1]} inputs, got ${inputs.length}`);
     }
-    const specs: OutSpec[] = def.infer(ctx);
+    const specs: OutSpec[] = def.infer(ctx).slice(0, outputs);
     const node: { -readonly [K in keyof Node]: Node[K] } = { opType, domain: '', name, inputs: [...inputs], outputs: [], attrs };
     node.outputs = specs.map((s, i) => ({
       name: this.claim(i === 0 ? name : `${name}:${i}`),
@@ -354,7 +355,8 @@ export class GraphBuilder {
     const [y, mean, invStd] = this.node('LayerNormalization', [x, scale, bias], { axis: A.i(axis), epsilon: A.f(epsilon) });
     return { y: y!, mean: mean!, invStd: invStd! };
   }
-  /** Batch norm; in training mode it also returns the updated running mean and variance. */
+  /** Batch norm; in training mode it also returns the updated running mean and variance (vhssl's layers build training
+   *  mode from primitives instead, which WebGPU runs: `batchNormTrain` in nn/layers.ts). */
   BatchNormalization(x: Value, scale: Value, bias: Value, mean: Value, variance: Value, o: { epsilon?: number; momentum?: number; training: boolean }) {
     const attrs: Record<string, Attr> = { epsilon: A.f(o.epsilon ?? 1e-5), momentum: A.f(o.momentum ?? 0.9) };
     if (o.training) attrs.training_mode = A.i(1);
@@ -377,10 +379,11 @@ export class GraphBuilder {
     if (o.group && o.group !== 1) attrs.group = A.i(o.group);
     return attrs;
   }
-  /** Max pooling; returns Y and the flat indices of the maxima (used by the backward pass). */
+  /** Max pooling, Y only: its gradient finds the maxima again by comparing X with Y, and WebGPU's kernel refuses the
+   *  Indices output. */
   MaxPool(x: Value, o: PoolOptions) {
-    const [y, indices] = this.node('MaxPool', [x], this.poolAttrs(o));
-    return { y: y!, indices: indices! };
+    const [y] = this.node('MaxPool', [x], this.poolAttrs(o), 'MaxPool', 1);
+    return { y: y! };
   }
   AveragePool(x: Value, o: PoolOptions) {
     const attrs = this.poolAttrs(o);

@@ -5,6 +5,7 @@ import type { GraphBuilder } from '../../src/graph/builder.ts';
 import type { DifferentiableOp } from '../../src/graph/autodiff/index.ts';
 import type { DType } from '../../src/graph/dtype.ts';
 import type { Value } from '../../src/graph/ir.ts';
+import { batchNormTrain } from '../../src/graph/nn/layers.ts';
 import { tensor, type Tensor } from '../../src/graph/tensor.ts';
 
 export interface InputSpec {
@@ -133,6 +134,20 @@ export const GRAD_CASES: Record<DifferentiableOp, GradCase[]> = {
       inputs: [x(2, 3, 2, 2), x(3), x(3), { shape: [3], fixed: tensor(f64, [3], [0.1, -0.2, 0.3]) }, { shape: [3], fixed: tensor(f64, [3], [0.5, 1.5, 2]) }],
       build: (b, [a, s, c, m, v]) => b.BatchNormalization(a!, s!, c!, m!, v!, { training: false }).y,
     },
+    // What the layers emit in training mode (WebGPU refuses the node's training_mode=1): no rule of its own, autodiff
+    // over ReduceMean, Sub, Mul, Sqrt, Reciprocal and Add.
+    {
+      name: 'training mode from primitives (batchNormTrain), (N, C, H, W)',
+      dtype: f64,
+      inputs: [x(3, 2, 2, 3), x(2), x(2), { shape: [2], fixed: tensor(f64, [2], [0.1, -0.3]) }, { shape: [2], fixed: tensor(f64, [2], [0.7, 1.2]) }],
+      build: (b, [a, s, c, m, v]) => batchNormTrain(b, a!, s!, c!, m!, v!, { axis: 1, eps: 1e-3, momentum: 0.1 }).y,
+    },
+    {
+      name: 'training mode from primitives (batchNormTrain), channels last (B, S, C)',
+      dtype: f64,
+      inputs: [x(2, 3, 4), x(4), x(4), { shape: [4], fixed: tensor(f64, [4], [0, 0, 0, 0]) }, { shape: [4], fixed: tensor(f64, [4], [1, 1, 1, 1]) }],
+      build: (b, [a, s, c, m, v]) => batchNormTrain(b, a!, s!, c!, m!, v!, { axis: 2, eps: 1e-5, momentum: 0.1 }).y,
+    },
   ],
   Conv: [
     { name: '2-D stride 2 pad 1 with bias', dtype: f32, inputs: [x(2, 3, 7, 6), x(4, 3, 3, 3), x(4)], build: (b, [a, w, c]) => b.Conv(a!, w!, c!, { strides: [2, 2], pads: [1, 1, 1, 1] }) },
@@ -143,6 +158,7 @@ export const GRAD_CASES: Record<DifferentiableOp, GradCase[]> = {
   MaxPool: [
     { name: '2-D 3×3 stride 2 pad 1', dtype: f32, inputs: [{ shape: [1, 2, 5, 6], draw: 'distinct' }], build: (b, [a]) => b.MaxPool(a!, { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }).y },
     { name: '3-D (1,3,3) stride (1,2,2)', dtype: f32, inputs: [{ shape: [2, 1, 3, 5, 5], draw: 'distinct' }], build: (b, [a]) => b.MaxPool(a!, { kernel: [1, 3, 3], strides: [1, 2, 2], pads: [0, 1, 1, 0, 1, 1] }).y },
+    { name: '2-D 3×2 dilation (2,1), asymmetric pads', dtype: f32, inputs: [{ shape: [1, 2, 7, 5], draw: 'distinct' }], build: (b, [a]) => b.MaxPool(a!, { kernel: [3, 2], pads: [2, 0, 1, 1], dilations: [2, 1] }).y },
   ],
   AveragePool: [
     { name: '2-D 2×2 stride 2', dtype: f32, inputs: [x(2, 3, 4, 6)], build: (b, [a]) => b.AveragePool(a!, { kernel: [2, 2], strides: [2, 2] }) },

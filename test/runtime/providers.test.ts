@@ -32,18 +32,13 @@ const int64In = (f: Fallback) => f.inputs[0] === 'int64';
 /** The known gaps. CUDA has none: every node of every graph has a CUDA kernel. */
 const ALLOWED: Allowed[] = [
   {
-    provider: 'webgpu', op: 'MaxPool', kind: 'refused',
-    why: 'not a fallback: WebGPU registers MaxPool, so ORT gives it the node, and its kernel refuses the Indices output that vhssl\'s MaxPool gradient needs (the conv stem of configs we and bench-s3d). Training those configs on --ep webgpu needs a gradient that does not use the indices',
-    cost: 'the step fails; nothing crosses',
-  },
-  {
     provider: 'webgpu', op: 'Concat', kind: 'type', when: (f) => f.inputs.every((t) => t === 'int64'),
     why: 'WebGPU has no int64 Concat; these join shape vectors (Shape → Concat → Reshape\'s shape), which ORT places on the CPU by design (GetCpuPreferredNodes) or folds when the shape is static',
     cost: 'a few int64 values, host memory to host memory',
   },
   {
     provider: 'webgpu', op: 'ConstantOfShape', kind: 'no-kernel',
-    why: 'WebGPU has no ConstantOfShape kernel; every one vhssl emits has a constant shape (the zeros that Gather\'s and MaxPool\'s gradients scatter into), which ORT folds into an initializer when the session is created (any graph optimization level but disabled; vhssl uses all)',
+    why: 'WebGPU has no ConstantOfShape kernel; every one vhssl emits has a constant shape (the zeros that Gather\'s gradient scatters into), which ORT folds into an initializer when the session is created (any graph optimization level but disabled; vhssl uses all)',
     cost: 'none per step once folded; the folded zeros live on the device as an initializer',
   },
   {
@@ -53,8 +48,8 @@ const ALLOWED: Allowed[] = [
   },
   {
     provider: 'webgpu', op: 'Reshape', kind: 'type', when: int64In,
-    why: 'WebGPU\'s Reshape takes no int64 data; these reshape int64 index tensors: the prediction positions (graph inputs) and, in MaxPool\'s gradient, its argmax indices',
-    cost: 'the positions: B×n int64 (kB); MaxPool\'s indices: one int64 per pooled output, 51 MB and 103 MB per step in config we (the stem\'s two pools), to the host and back',
+    why: 'WebGPU\'s Reshape takes no int64 data; these reshape the prediction positions (graph inputs), int64 index tensors',
+    cost: 'B×n int64 (kB), to the host and back',
   },
   {
     provider: 'webgpu', op: 'Expand', kind: 'type', when: int64In,
@@ -65,11 +60,6 @@ const ALLOWED: Allowed[] = [
     provider: 'webgpu', op: 'Unsqueeze', kind: 'type', when: int64In,
     why: 'WebGPU\'s Unsqueeze takes no int64 data; it shapes the positions into ScatterND\'s indices in Gather\'s gradient',
     cost: 'B×n int64 (kB) to the device',
-  },
-  {
-    provider: 'webgpu', op: 'BatchNormalization', kind: 'refused',
-    why: 'not a fallback: WebGPU registers BatchNormalization, so ORT gives it the node, and its kernel fails the run ("BatchNormalization trainingMode is not supported yet"). Every config normalises features with BatchNormalization in training mode, so no training graph runs on --ep webgpu until this is built from ReduceMean, Sub, Mul, Sqrt... (the encoder, in inference mode, runs)',
-    cost: 'the step fails; nothing crosses',
   },
   {
     provider: 'webgpu', op: 'LogSoftmax', kind: 'no-kernel',

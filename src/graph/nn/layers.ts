@@ -42,28 +42,59 @@ export function layerNorm(c: Ctx, name: string, x: Value, eps = 1e-5): Value {
 
 /**
  * BatchNorm over channels. `channelsLast`: x is (…, C), normalised over every other axis; else x is (N, C, …).
- * Training mode normalises with batch statistics and emits the updated running statistics; inference mode uses them.
+ * Training mode normalises with batch statistics and emits the updated running statistics (`batchNormTrain`);
+ * inference mode uses them, as one BatchNormalization node (WebGPU runs it; ORT folds it into a preceding Conv).
  * `momentum` is PyTorch's (weight of the new batch statistic).
  */
 export function batchNorm(c: Ctx, name: string, x: Value, o: { channelsLast: boolean; eps?: number; momentum?: number }): Value {
   const { b } = c;
-  const ch = (o.channelsLast ? last(x) : x.shape[1]) as number;
+  const axis = o.channelsLast ? x.shape.length - 1 : 1;
+  const ch = x.shape[axis] as number;
+  const eps = o.eps ?? 1e-5;
+  const momentum = o.momentum ?? 0.1;
   return b.scope(name, () => {
     const scale = b.param('weight', ones([ch]), ['norm']);
     const bias = b.param('bias', zeros([ch]), ['norm', 'bias']);
     const mean = b.buffer('running_mean', zeros([ch]));
     const variance = b.buffer('running_var', ones([ch]));
-    const input = o.channelsLast && x.shape.length !== 2 ? b.Reshape(x, [-1, ch]) : x;
-    const r = b.BatchNormalization(input, scale, bias, mean, variance, {
-      epsilon: o.eps ?? 1e-5,
-      momentum: 1 - (o.momentum ?? 0.1),
-      training: c.mode === 'train',
-    });
     if (c.mode === 'train') {
-      c.updates.push({ buffer: mean, next: r.runningMean! }, { buffer: variance, next: r.runningVar! });
+      const r = batchNormTrain(b, x, scale, bias, mean, variance, { axis, eps, momentum });
+      c.updates.push({ buffer: mean, next: r.runningMean }, { buffer: variance, next: r.runningVar });
+      return r.y;
     }
-    return input === x ? r.y : b.Reshape(r.y, [-1, ...x.shape.slice(1)]);
+    const input = o.channelsLast && x.shape.length !== 2 ? b.Reshape(x, [-1, ch]) : x;
+    const y = b.BatchNormalization(input, scale, bias, mean, variance, { epsilon: eps, momentum: 1 - momentum, training: false }).y;
+    return input === x ? y : b.Reshape(y, [-1, ...x.shape.slice(1)]);
   });
+}
+
+/**
+ * Training-mode batch norm from primitives, as ONNX's BatchNormalization-15 with training_mode=1 defines it and ORT's
+ * CPU kernel computes it (WebGPU's kernel refuses training_mode=1). Statistics over every axis of x but `axis` (the
+ * C channels); scale, bias and the running statistics are (C); m is PyTorch's momentum, ONNX's is 1 − m.
+ *   μ = mean(x), σ² = mean((x − μ)²) (biased, also in the running variance, as ORT's kernel)
+ *   y = (x − μ)·(scale/√(σ² + eps)) + bias
+ *   running_mean' = running_mean·(1 − m) + μ·m,   running_var' = running_var·(1 − m) + σ²·m
+ * Its gradient is autodiff's over these nodes; the running statistics are state, read by no loss.
+ */
+export function batchNormTrain(
+  b: GraphBuilder, x: Value, scale: Value, bias: Value, runningMean: Value, runningVar: Value,
+  o: { axis: number; eps: number; momentum: number },
+): { y: Value; runningMean: Value; runningVar: Value } {
+  const rank = x.shape.length;
+  const ch = x.shape[o.axis] as number;
+  const axes = Array.from({ length: rank }, (_, i) => i).filter((i) => i !== o.axis);
+  // (C) → (C, 1…) so that it broadcasts over the axes after the channel axis
+  const perChannel = (t: Value) => (o.axis === rank - 1 ? t : b.Reshape(t, [ch, ...Array<number>(rank - 1 - o.axis).fill(1)]));
+  const mean = b.ReduceMean(x, axes, true); // (1…, C, 1…)
+  const centred = b.Sub(x, mean);
+  const variance = b.ReduceMean(b.Mul(centred, centred), axes, true);
+  const gain = b.Mul(b.Reciprocal(b.Sqrt(b.Add(variance, b.scalarLike(o.eps, x)))), perChannel(scale));
+  const y = b.Add(b.Mul(centred, gain), perChannel(bias));
+  // The weights ORT uses: ONNX's momentum is a float32 attribute, 1 − m rounded; the batch gets 1 minus that.
+  const keep = Math.fround(1 - o.momentum);
+  const update = (running: Value, batch: Value) => b.Add(b.Mul(running, b.scalarLike(keep, x)), b.Mul(b.Reshape(batch, [ch]), b.scalarLike(1 - keep, x)));
+  return { y, runningMean: update(runningMean, mean), runningVar: update(runningVar, variance) };
 }
 
 export type NormKind = 'batchnorm' | 'layernorm' | 'none';
@@ -76,11 +107,13 @@ export function outputNorm(c: Ctx, name: string, x: Value, kind: NormKind): Valu
 }
 
 /**
- * Makes every running-statistics output of a training-mode BatchNorm that nothing reads a graph output. ONNX requires
- * the three outputs in training mode, and ONNX Runtime (1.30, CPU) writes an output nothing reads into the memory of
- * the running-statistics *input*: a graph that normalises with batch statistics without updating those buffers (a
- * group's graph running the group below it, the EMA encoder) changed the buffers fed to it, across the walls between
- * groups. As graph outputs they get memory of their own. Call after pruning.
+ * Makes every running-statistics output of a training-mode BatchNormalization node that nothing reads a graph output.
+ * ONNX requires the three outputs in training mode, and ONNX Runtime (1.30, CPU) writes an output nothing reads into
+ * the memory of the running-statistics *input*: a graph that normalised with batch statistics without updating those
+ * buffers (a group's graph running the group below it, the EMA encoder) changed the buffers fed to it, across the
+ * walls between groups. As graph outputs they get memory of their own. Call after pruning. `batchNorm` emits no such
+ * node any more (`batchNormTrain`'s primitives read no running statistics they do not update, and pruning drops the
+ * rest), so this only guards graphs that emit the node themselves.
  */
 export function exposeUnusedStatistics(b: GraphBuilder): void {
   const read = new Set<Value>(b.graph.outputs);

@@ -74,6 +74,73 @@ function windowCounts(x: Value, y: Value, w: Window): number[] {
   return counts;
 }
 
+/** The kernel offsets of a window in row-major order (the order ORT's MaxPool scans a window in). */
+function kernelOffsets(kernel: readonly number[]): number[][] {
+  const offsets: number[][] = [[]];
+  for (const k of kernel) offsets.splice(0, offsets.length, ...offsets.flatMap((o) => Array.from({ length: k }, (_, i) => [...o, i])));
+  return offsets;
+}
+
+/**
+ * dX of MaxPool from X and Y, without the Indices output (which WebGPU's kernel refuses). Each output sends its dY to
+ * the first position of its window, in row-major kernel order, that holds the maximum: the one ORT's kernel indexes
+ * (it keeps a value only when strictly greater; padding is never a candidate). Leading spatial axes the window does
+ * not slide over (kernel 1, stride 1, no padding: the time axis of S3D's (1, 3, 3) pools) join N and C in the rows,
+ * so that S3D's scatter is a 2-D ConvTranspose (WebGPU has none in 3-D).
+ */
+function maxPoolInputGrad(b: GraphBuilder, v: Value, y: Value, dy: Value, win: Window): Value {
+  const n = win.kernel.length;
+  let lead = 0;
+  while (lead < n - 1 && win.kernel[lead] === 1 && win.strides[lead] === 1 && win.pads[lead] === 0 && win.pads[lead + n] === 0) lead++;
+  const rows = v.shape.slice(0, 2 + lead).reduce<number>((p, q) => p * (q as number), 1);
+  const fold = (t: Value) => b.Reshape(t, [rows, 1, ...t.shape.slice(2 + lead)]); // (N, C, lead…, rest…) → (R, 1, rest…)
+  const rest: Window = {
+    kernel: win.kernel.slice(lead),
+    strides: win.strides.slice(lead),
+    dilations: win.dilations.slice(lead),
+    pads: [...win.pads.slice(lead, n), ...win.pads.slice(n + lead)],
+  };
+  return b.Reshape(routeToMaxima(b, fold(v), fold(y), fold(dy), rest), v.shape);
+}
+
+/**
+ * MaxPool's dX for one channel per row: x (R, 1, in…), y and dy (R, 1, out…) → (R, 1, in…). With X_k (R, 1, out…) the
+ * input that kernel offset k (of K) sees, a strided slice of the zero-padded x:
+ *   score_k = [X_k = y]·(K − k)·[offset k of the window lies inside x]
+ *   dX = Σ_k scatter_k(dy·[score_k = max_j score_j])
+ * the scatter being one ConvTranspose of the (R, K, out…) routed gradients with a one-hot (K, 1, kernel…) weight.
+ */
+function routeToMaxima(b: GraphBuilder, x: Value, y: Value, dy: Value, win: Window): Value {
+  const n = win.kernel.length;
+  const inDims = x.shape.slice(2) as number[];
+  const out = y.shape.slice(2) as number[];
+  const offsets = kernelOffsets(win.kernel);
+  const K = offsets.length;
+  const axes = win.kernel.map((_, i) => i + 2);
+  const padded = win.pads.some((p) => p !== 0) ? b.Pad(x, [0, 0, ...win.pads.slice(0, n), 0, 0, ...win.pads.slice(n)]) : x;
+  const windows = offsets.map((k) => {
+    const starts = k.map((ki, i) => ki * win.dilations[i]!);
+    const ends = k.map((_, i) => starts[i]! + (out[i]! - 1) * win.strides[i]! + 1);
+    return b.Slice(padded, starts, ends, axes, win.strides); // (R, 1, out…)
+  });
+  const xk = K === 1 ? windows[0]! : b.Concat(windows, 1); // (R, K, out…)
+  // (K − k) as (1, K, 1…), times per padded axis i whether offset k lands inside x: (1, K, 1…, out_i, 1…)
+  const along = (i: number) => out.map((o, j) => (j === i ? o : 1));
+  let weight = b.constant(tensor(x.dtype, [1, K, ...Array<number>(n).fill(1)], offsets.map((_, k) => K - k)));
+  for (let i = 0; i < n; i++) {
+    if (win.pads[i] === 0 && win.pads[i + n] === 0) continue;
+    const inside = offsets.flatMap((k) => Array.from({ length: out[i]! }, (_, o) => {
+      const p = o * win.strides[i]! - win.pads[i]! + k[i]! * win.dilations[i]!;
+      return p >= 0 && p < inDims[i]! ? 1 : 0;
+    }));
+    weight = b.Mul(weight, b.constant(tensor(x.dtype, [1, K, ...along(i)], inside)));
+  }
+  const score = b.Mul(b.Cast(b.Equal(xk, y), x.dtype), weight);
+  const first = b.Cast(b.Equal(score, b.ReduceMax(score, [1], true)), x.dtype);
+  const oneHot = b.constant(tensor(x.dtype, [K, 1, ...win.kernel], offsets.flatMap((_, k) => offsets.map((_, j) => (j === k ? 1 : 0)))));
+  return b.ConvTranspose(b.Mul(first, dy), oneHot, null, { strides: win.strides, pads: win.pads, dilations: win.dilations, outputPadding: outputPadding(x, dy, win) });
+}
+
 /**
  * dX of a unit-stride, single-group conv: Conv(dY, W'), W'[c, o, k] = W[o, c, K-1-k] (flipped, in/out swapped), with
  * pads (K-1)·dil - p on each side.
@@ -100,8 +167,7 @@ function convWeightGrad(b: GraphBuilder, v: Value, dy: Value, win: Window): Valu
   const S = out.reduce((p, q) => p * q, 1);
   const padded = win.pads.some((p) => p !== 0) ? b.Pad(v, [0, 0, ...win.pads.slice(0, n), 0, 0, ...win.pads.slice(n)]) : v;
   const dyr = b.Reshape(dy, [N, O, S]);
-  const offsets: number[][] = [[]];
-  for (const k of win.kernel) offsets.splice(0, offsets.length, ...offsets.flatMap((o) => Array.from({ length: k }, (_, i) => [...o, i])));
+  const offsets = kernelOffsets(win.kernel);
   const axes = win.kernel.map((_, i) => i + 2);
   const cols = offsets.map((k) => {
     const starts = k.map((ki, i) => ki * win.dilations[i]!);
@@ -206,18 +272,7 @@ export const nnGrads = {
     ];
   },
   ConvTranspose: NOT_IMPLEMENTED,
-  // The Indices output holds flat positions into X (over N·C·spatial): scatter-add dY there.
-  MaxPool: (g) => [
-    () => {
-      const { b, x, y, dy } = g;
-      const v = x[0]!;
-      const indices = y[1] ?? b.MaxPool(v, { kernel: g.ints('kernel_shape'), strides: g.ints('strides', []), pads: g.ints('pads', []) }).indices;
-      const total = v.shape.reduce<number>((p, q) => p * (q as number), 1);
-      const zeros = b.ConstantOfShape(b.ints([total]), 0, v.dtype);
-      const flat = b.ScatterElements(zeros, b.Reshape(indices, [-1]), b.Reshape(dy[0]!, [-1]), 0, 'add');
-      return b.Reshape(flat, v.shape);
-    },
-  ],
+  MaxPool: (g) => [() => maxPoolInputGrad(g.b, g.x[0]!, g.y[0]!, g.dy[0]!, windowOf(g, g.ints('kernel_shape')))],
   // Each output spreads dY / count evenly over its window.
   AveragePool: (g) => [
     () => {
