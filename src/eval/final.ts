@@ -11,7 +11,7 @@ import { fsUserError } from '../fs-errors.ts';
 import { EMBEDDING } from '../graph/names.ts';
 import type { ExecutionProvider } from '../runtime/session.ts';
 import { DEFAULT_TEST_VIEWS, viewsText } from './features.ts';
-import { finetune, type FinetuneOptions } from './finetune.ts';
+import { finetune, type FinetuneOptions, type FinetuneResult } from './finetune.ts';
 import type { Accuracy } from './knn.ts';
 import { probeRun } from './probe.ts';
 import { readJsonl, type EvalRecord, type MetricRecord } from './report.ts';
@@ -102,10 +102,10 @@ export interface FinalResult {
  * What a fine-tuning with `finetune()`'s defaults ran, as `EvalRecord.settings` (`batch_size` as asked: fine-tuning
  * takes fewer when the train split has fewer clips per epoch).
  */
-export function finetuneSettings(config: Config, steps: number, o: Pick<FinetuneOptions, 'epochs' | 'lr' | 'batchSize' | 'maxSteps' | 'testViews'> = {}): Record<string, string | number> {
+export function finetuneSettings(config: Config, ran: Pick<FinetuneResult, 'steps' | 'batchSize'>, o: Pick<FinetuneOptions, 'epochs' | 'lr' | 'batchSize' | 'maxSteps' | 'testViews'> = {}): Record<string, string | number> {
   return {
     epochs: o.epochs ?? config.eval.probe.epochs, lr: o.lr ?? config.train.optimizer.lr, batch_size: o.batchSize ?? config.train.batch_size,
-    optimizer: config.train.optimizer.name, steps, ...(o.maxSteps !== undefined ? { max_steps: o.maxSteps } : {}), test_views: viewsText(o.testViews ?? DEFAULT_TEST_VIEWS),
+    batch_run: ran.batchSize, optimizer: config.train.optimizer.name, steps: ran.steps, ...(o.maxSteps !== undefined ? { max_steps: o.maxSteps } : {}), test_views: viewsText(o.testViews ?? DEFAULT_TEST_VIEWS),
   };
 }
 
@@ -157,7 +157,7 @@ export async function finalEvaluation(o: FinalOptions): Promise<FinalResult | nu
     log(`final evaluation: fine-tuning ${describe(run)}${o.maxSteps !== undefined ? ` (at most ${o.maxSteps} steps)` : ''}`);
     const r = await finetune(o.config, run.spec, run.params, { maxSteps: o.maxSteps, ep: o.ep, threads: o.threads, progress });
     log(`final evaluation: fine-tuned ${r.steps} steps, loss per epoch ${r.losses.map((l) => l.toFixed(4)).join(' ')}`);
-    result = { kind: 'finetune', level: EMBEDDING, clip: r.clip, video: r.video, settings: finetuneSettings(o.config, r.steps, { maxSteps: o.maxSteps }), final: true };
+    result = { kind: 'finetune', level: EMBEDDING, clip: r.clip, video: r.video, settings: finetuneSettings(o.config, r, { maxSteps: o.maxSteps }), final: true };
   }
   const record = appendEvalRecord(run, result);
   const row = {

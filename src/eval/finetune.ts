@@ -43,6 +43,8 @@ export interface FinetuneResult {
   /** mean training loss per epoch */
   losses: number[];
   steps: number;
+  /** The batch it trained with: the asked (or config's) batch size, at most the train split's clips. */
+  batchSize: number;
   params: Map<string, Tensor>;
 }
 
@@ -92,5 +94,5 @@ export async function finetune(config: Config, spec: ModelSpec, encoder: Readonl
   const test = await extractFeatures({ config, spec, params: encoderParams, split: splits.test, views: o.testViews ?? DEFAULT_TEST_VIEWS, store, ep: o.ep, threads: o.threads, progress: o.progress });
   const emb = test.levels.get(EMBEDDING)!;
   const logp = await headLogProbs(emb.data, emb.dim, K, params, { ep: o.ep, threads: o.threads });
-  return { ...scoreAccuracy(logp, K, test.labels, test.videos), losses, steps: step, params };
+  return { ...scoreAccuracy(logp, K, test.labels, test.videos), losses, steps: step, batchSize: B, params };
 }

@@ -101,7 +101,9 @@ describe('final evaluation', () => {
   });
 
   test('fine-tuning on last', async () => {
-    const { runDir, config } = copyRun('finetune', { final: 'finetune', on: 'last' });
+    const { runDir, config: copied } = copyRun('finetune', { final: 'finetune', on: 'last' });
+    // A batch larger than the train split's 64 clips: the settings record both what was asked and what ran.
+    const config = { ...copied, train: { ...copied.train, batch_size: 100 } };
     const log: string[] = [];
     const r = await finalEvaluation({ runDir, config, threads: 1, maxSteps: 2, log: (l) => log.push(l) });
     assert.equal(r!.method, 'finetune');
@@ -109,7 +111,7 @@ describe('final evaluation', () => {
     assert.equal(rec!.kind, 'finetune');
     assert.equal(rec!.final, true);
     assert.equal(rec!.checkpoint, 'last');
-    assert.deepEqual(rec!.settings, { epochs: 5, lr: config.train.optimizer.lr, batch_size: 8, optimizer: config.train.optimizer.name, steps: 2, max_steps: 2, test_views: '3x1' });
+    assert.deepEqual(rec!.settings, { epochs: 5, lr: config.train.optimizer.lr, batch_size: 100, batch_run: 64, optimizer: config.train.optimizer.name, steps: 2, max_steps: 2, test_views: '3x1' });
     const row = lines(join(runDir, 'metrics.jsonl')).at(-1)!;
     assert.equal(row.kind, 'final');
     assert.equal(row.method, 'finetune');

@@ -163,7 +163,7 @@ const subcommands: Record<Sub, (argv: string[]) => Promise<number>> = {
     const r = await finetune(run.config, run.spec, run.params, { ...asked, store: v.data, ep, threads: intOption('threads', v.threads), progress: process.stderr.isTTY === true });
     console.log(`fine-tuned ${describeRun(run)} for ${r.steps} steps; loss per epoch ${r.losses.map((l) => l.toFixed(4)).join(' ')}`);
     console.log(`  clip  ${fmtAcc(r.clip)}   video  ${fmtAcc(r.video)}`);
-    appendEvalRecord(run, { kind: 'finetune', level: EMBEDDING, clip: r.clip, video: r.video, settings: finetuneSettings(run.config, r.steps, asked) });
+    appendEvalRecord(run, { kind: 'finetune', level: EMBEDDING, clip: r.clip, video: r.video, settings: finetuneSettings(run.config, r, asked) });
     return 0;
   },
 
