@@ -49,17 +49,26 @@ export interface RunSummary {
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 
+/** `loss.<group>` keys only: the groups' totals, not their terms (`loss.<group>.<term>`). */
+const GROUP_LOSS = /^loss\.[^.]+$/;
+
+/** The sum of a step row's group totals (what the progress line shows), or undefined when it has none. */
+export function rowLoss(r: MetricRecord): number | undefined {
+  const values = Object.keys(r).filter((k) => GROUP_LOSS.test(k)).map((k) => num(r[k]));
+  if (values.length === 0 || values.some((v) => v === null)) return undefined;
+  return values.reduce((s: number, v) => s + v!, 0);
+}
+
 /** The summary of a run from its metrics rows (training rows have no `kind`; validations have `kind: 'knn'`). */
 export function runSummary(rows: readonly MetricRecord[], final: EvalRecord | null): RunSummary {
   const steps = rows.filter((r) => r.kind === undefined && num(r.step) !== null);
   const last = steps.at(-1);
-  const totals = last ? Object.keys(last).filter((k) => /^loss\.[^.]+$/.test(k) && num(last[k]) !== null) : [];
   const knn = rows.filter((r) => r.kind === 'knn').map((r) => num(r.top1)).filter((v) => v !== null);
   return {
     status: 'finished',
     step: last ? num(last.step) : null,
     epoch: last ? num(last.epoch) : null,
-    loss: totals.length ? totals.reduce((s, k) => s + (last![k] as number), 0) : null,
+    loss: (last && rowLoss(last)) ?? null,
     knn: { best: knn.length ? Math.max(...knn) : null, last: knn.at(-1) ?? null },
     final,
   };

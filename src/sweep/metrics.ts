@@ -1,7 +1,8 @@
 // A run's results as a sweep reports them, read from RUN_DIR/metrics.jsonl (step rows and `kind: 'knn'` rows) and
 // RUN_DIR/eval.jsonl (the record of the final evaluation, `final: true`).
 import { join } from 'node:path';
-import { readJsonl, type EvalRecord, type MetricRecord } from '../eval/report.ts';
+import { rowLoss } from '../eval/final.ts';
+import { readJsonl, type EvalRecord } from '../eval/report.ts';
 import { trainedDir } from './status.ts';
 
 export interface RunMetrics {
@@ -21,16 +22,6 @@ export interface RunMetrics {
 }
 
 const num = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? v : undefined);
-
-/** `loss.<group>` keys only: the groups' totals, not their terms (`loss.<group>.<term>`). */
-const GROUP_LOSS = /^loss\.[^.]+$/;
-
-/** The sum of a step row's group totals, or undefined when it has none. */
-export function rowLoss(r: MetricRecord): number | undefined {
-  const values = Object.keys(r).filter((k) => GROUP_LOSS.test(k)).map((k) => num(r[k]));
-  if (values.length === 0 || values.some((v) => v === undefined)) return undefined;
-  return values.reduce((s: number, v) => s + v!, 0);
-}
 
 /** A run's metrics; of a curriculum, its newest stage's. */
 export function runMetrics(run: string): RunMetrics {
