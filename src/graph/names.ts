@@ -45,12 +45,6 @@ export const gradNormName = (group: string): string => `${GRAD_NORM}.${group}`;
 export const positionName = (group: string, term: string): string => `pos.${group}.${term}`;
 export const relativeName = (position: string): string => `${position}_rel`;
 
-/**
- * A training-mode BatchNorm's running-statistics output that no update uses: a graph output only so that ONNX Runtime
- * gives it memory of its own (see nn/layers.ts); runtimes ignore it. `value` is the output value's own (unique) name.
- */
-export const unusedName = (value: string): string => `${value}.unused`;
-
 /** The output of an encoder level: `embedding` (the top token) or `level.<group>`. */
 export const levelOutput = (level: string): string => (level === EMBEDDING ? EMBEDDING : `level.${level}`);
 

@@ -8,7 +8,7 @@ import { Rng } from '../../rng.ts';
 import { gradients } from '../autodiff/index.ts';
 import { GraphBuilder, type Param } from '../builder.ts';
 import type { Value } from '../ir.ts';
-import { exposeUnusedStatistics, linear, type Ctx } from '../nn/layers.ts';
+import { linear, type Ctx } from '../nn/layers.ts';
 import { EMA, EMA_DECAY, emaName, EMBEDDING, gradName, gradNormName, LABELS, levelOutput, lossName, lrName, monitorName, newName, stateName, stepName, VIDEO, VIDEO2 } from '../names.ts';
 import { applyOptimizer, optimizerSpec, slotsOf, type OptimizerSpec, type Slot } from '../optim/index.ts';
 import { prune } from '../prune.ts';
@@ -180,7 +180,6 @@ function finish(s: ModelSpec, f: Forward, params: Param[]): TrainGraph {
   const own = new Set(buffers.map((p) => p.value));
   for (const u of f.c.updates) if (own.has(u.buffer)) b.output(u.next, newName(u.buffer.name));
   prune(b, new Set([VIDEO]));
-  exposeUnusedStatistics(b);
   return { builder: b, groups: f.groups, params, buffers, positions: f.positions, losses: f.losses, monitors: f.monitors };
 }
 

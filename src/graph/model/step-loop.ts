@@ -8,7 +8,7 @@
 //   body     (loop/iteration i, loop/condition, body/<state>...) → row i of each per-step input (Gather), then the step
 //            graph with every name prefixed `body/` (ONNX names are unique across a graph and its bodies)
 //   outputs  `<name>.new`: the state after the block's last step; every other step output (loss.*, grad_norm.*,
-//            monitor.*, *.unused) under its own name, stacked: (K) for a scalar, one row per step
+//            monitor.*) under its own name, stacked: (K) for a scalar, one row per step
 import { GraphBuilder } from '../builder.ts';
 import type { Node, Value } from '../ir.ts';
 import { newName } from '../names.ts';

@@ -2,7 +2,6 @@
 // (`<group>.blocks.0.attn.qkv.weight`); every initialiser draws from the run's seeded Rng.
 import type { GraphBuilder } from '../builder.ts';
 import type { Value } from '../ir.ts';
-import { unusedName } from '../names.ts';
 import type { Rng } from '../../rng.ts';
 import { ones, truncNormal, zeros } from './init.ts';
 
@@ -104,22 +103,4 @@ export function outputNorm(c: Ctx, name: string, x: Value, kind: NormKind): Valu
   if (kind === 'batchnorm') return batchNorm(c, name, x, { channelsLast: true });
   if (kind === 'layernorm') return layerNorm(c, name, x);
   return x;
-}
-
-/**
- * Makes every running-statistics output of a training-mode BatchNormalization node that nothing reads a graph output.
- * ONNX requires the three outputs in training mode, and ONNX Runtime (1.30, CPU) writes an output nothing reads into
- * the memory of the running-statistics *input*: a graph that normalised with batch statistics without updating those
- * buffers (a group's graph running the group below it, the EMA encoder) changed the buffers fed to it, across the
- * walls between groups. As graph outputs they get memory of their own. Call after pruning. `batchNorm` emits no such
- * node any more (`batchNormTrain`'s primitives read no running statistics they do not update, and pruning drops the
- * rest), so this only guards graphs that emit the node themselves.
- */
-export function exposeUnusedStatistics(b: GraphBuilder): void {
-  const read = new Set<Value>(b.graph.outputs);
-  for (const n of b.graph.nodes) for (const v of n.inputs) if (v) read.add(v);
-  for (const n of b.graph.nodes) {
-    if (n.opType !== 'BatchNormalization') continue;
-    for (const v of n.outputs.slice(1)) if (!read.has(v)) b.output(v, unusedName(v.name));
-  }
 }
