@@ -92,21 +92,29 @@ export function matchEncoder(where: string, spec: ModelSpec, seed: number, tenso
 
 const metaInt = (v: string | undefined): number | null => (v !== undefined && /^-?\d+$/.test(v) ? Number(v) : null);
 
-/** Reads RUN_DIR's config and a checkpoint (default: best, else last), checked against the config's encoder. */
-export function loadRun(runDir: string, o: { checkpoint?: CheckpointChoice } = {}): Run {
+/**
+ * RUN_DIR's config and the file of its checkpoint `choice` (default: best, else last), the checkpoint not read; of a
+ * curriculum, its newest stage with a checkpoint (`dir`).
+ */
+export function runCheckpoint(runDir: string, choice?: CheckpointChoice): { dir: string; config: Config; hash: string; path: string; name: string } {
   if (!existsSync(runDir) || !statSync(runDir).isDirectory()) throw new UserError(runDir, 'no such run directory');
   // A curriculum's stages are its runs: the newest stage with a checkpoint stands for it.
   const cur = readCurriculum(runDir);
   if (cur) {
     const stage = curriculumCheckpointDir(runDir, cur);
     if (!stage) throw new UserError(runDir, 'a curriculum none of whose stages has a checkpoint yet');
-    return loadRun(stage, o);
+    return runCheckpoint(stage, choice);
   }
   const configFile = join(runDir, 'config.yaml');
   if (!existsSync(configFile)) throw new UserError(runDir, 'not a run directory (no config.yaml)');
   const { config, hash } = loadConfig({ file: configFile });
+  return { dir: runDir, config, hash, ...checkpointPath(runDir, choice) };
+}
+
+/** Reads RUN_DIR's config and a checkpoint (default: best, else last), checked against the config's encoder. */
+export function loadRun(runDir: string, o: { checkpoint?: CheckpointChoice } = {}): Run {
+  const { dir, config, hash, path, name } = runCheckpoint(runDir, o.checkpoint);
   const spec = modelSpec(config, 1);
-  const { path, name } = checkpointPath(runDir, o.checkpoint);
   let bytes: Uint8Array;
   try {
     bytes = readFileSync(path);
@@ -116,5 +124,5 @@ export function loadRun(runDir: string, o: { checkpoint?: CheckpointChoice } = {
   const st = decodeSafetensors(bytes, path);
   const params = matchEncoder(path, spec, config.train.seed, st.tensors);
   const sha = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
-  return { dir: runDir, config, hash, spec, params, checkpoint: { path, name, step: metaInt(st.metadata.step), epoch: metaInt(st.metadata.epoch), sha } };
+  return { dir, config, hash, spec, params, checkpoint: { path, name, step: metaInt(st.metadata.step), epoch: metaInt(st.metadata.epoch), sha } };
 }

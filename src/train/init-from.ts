@@ -8,7 +8,7 @@ import { existsSync, lstatSync, readFileSync, readlinkSync, statSync } from 'nod
 import { dirname, join } from 'node:path';
 import { TRANSFORMER_GROUPS, type Config, type OptimizerState } from '../config/index.ts';
 import { UserError } from '../errors.ts';
-import { loadRun } from '../eval/run.ts';
+import { matchEncoder, runCheckpoint } from '../eval/run.ts';
 import type { Manifest } from '../graph/artifacts.ts';
 import { grouping } from '../graph/model/encoder.ts';
 import { modelSpec } from '../graph/model/from-config.ts';
@@ -207,8 +207,10 @@ export function parentOf(spec: string): Parent {
   const at = spec.lastIndexOf(':');
   const [run, choice] = existsSync(spec) || at <= 0 ? [spec, 'last'] : [spec.slice(0, at), spec.slice(at + 1) || 'last'];
   if (!existsSync(run) || !statSync(run).isDirectory()) throw new UserError('--init-from', `no such run directory "${run}"`, 'pass RUN_DIR or RUN_DIR:best|last|FILE');
-  // loadRun checks the run (of a curriculum: its newest stage) and its encoder; the whole checkpoint is read again
-  // for the optimizer state and the heads.
-  const r = loadRun(run, { checkpoint: choice });
-  return readParent(r.checkpoint.path, r.config);
+  // The run's config (of a curriculum: its newest stage's) and checkpoint file, read once: a checkpoint that does not
+  // hold its own config's encoder is refused, as `vhssl eval` refuses it.
+  const r = runCheckpoint(run, choice);
+  const parent = readParent(r.path, r.config);
+  matchEncoder(r.path, modelSpec(r.config, 1), r.config.train.seed, parent.tensors);
+  return parent;
 }
