@@ -43,7 +43,7 @@ export interface Batch {
   index: number;
 }
 
-export function buildBatch(files: ShardFiles, records: StoredVideo[], c: BatchConfig, job: BatchJob): Batch {
+export function buildBatch(files: Pick<ShardFiles, 'readFrame'>, records: readonly StoredVideo[], c: BatchConfig, job: BatchJob): Batch {
   const B = job.items.length / 3;
   const { length: L } = c.clip;
   const [oh, ow] = [c.height, c.width];

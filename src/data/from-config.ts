@@ -4,7 +4,8 @@ import { existsSync } from 'node:fs';
 import type { Config } from '../config/schema.ts';
 import { UserError } from '../errors.ts';
 import type { AugmentConfig } from './augment.ts';
-import { Loader, type Sampler } from './loader.ts';
+import { Loader } from './loader.ts';
+import type { BatchOptions, Sampler } from './plan.ts';
 import { StoreReader } from './store.ts';
 
 /** The config's augmentation; `augment.p` scales every operation's probability (0 turns augmentation off). */
@@ -38,21 +39,14 @@ export interface LoaderChoice {
   view?: string;
 }
 
-export function loaderFromConfig(c: Config, o: LoaderChoice): Loader {
-  const root = storeRoot(c);
+/**
+ * What the batches of a config's loader are made of, for a split of `videos` videos: the training sampler and
+ * augmentation, or evaluation's sliding windows and none.
+ */
+export function batchOptions(c: Config, o: Omit<LoaderChoice, 'split' | 'workers'>, videos: number): BatchOptions {
   const d = c.data;
-  let sampler: Sampler;
-  if (!o.train || d.sampling === 'sliding') {
-    sampler = { kind: 'sliding', step: d.window_step };
-  } else {
-    const reader = new StoreReader(root);
-    const videos = reader.split(o.split).length;
-    reader.close();
-    sampler = { kind: 'random', epochLength: videos * d.epoch_clips_per_video };
-  }
-  return new Loader({
-    store: root,
-    split: o.split,
+  const sampler: Sampler = !o.train || d.sampling === 'sliding' ? { kind: 'sliding', step: d.window_step } : { kind: 'random', epochLength: videos * d.epoch_clips_per_video };
+  return {
     clip: { length: d.frames, stride: d.frame_stride },
     height: d.height,
     width: d.width,
@@ -63,8 +57,14 @@ export function loaderFromConfig(c: Config, o: LoaderChoice): Loader {
     normalize: { mean: d.normalization.mean as [number, number, number], std: d.normalization.std as [number, number, number] },
     shuffle: o.train,
     dropLast: o.train,
-    workers: o.workers ?? d.workers,
-    prefetch: d.prefetch,
     view: o.view,
-  });
+  };
+}
+
+export function loaderFromConfig(c: Config, o: LoaderChoice): Loader {
+  const root = storeRoot(c);
+  const reader = new StoreReader(root);
+  const videos = reader.split(o.split).length;
+  reader.close();
+  return new Loader({ ...batchOptions(c, o, videos), store: root, split: o.split, workers: o.workers ?? c.data.workers, prefetch: c.data.prefetch });
 }

@@ -4,16 +4,13 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors.ts';
-import { Rng } from '../rng.ts';
-import { IMAGENET, type AugmentConfig, type Normalize } from './augment.ts';
-import { buildBatch, type Batch, type BatchConfig, type BatchJob } from './batch.ts';
-import { multiView, randomCrops, slidingWindows, type ClipItem, type ClipSpec } from './sampling.ts';
+import type { AugmentConfig, Normalize } from './augment.ts';
+import { buildBatch, type Batch, type BatchConfig } from './batch.ts';
+import { batchPlan, type EpochPlan, type Sampler } from './plan.ts';
+import type { ClipSpec } from './sampling.ts';
 import { StoreReader, type StoredVideo } from './store.ts';
 
-export type Sampler =
-  | { kind: 'random'; epochLength?: number; pad?: boolean }
-  | { kind: 'sliding'; step: number }
-  | { kind: 'multiview'; temporal: number; spatial: number };
+export type { Sampler } from './plan.ts';
 
 export interface LoaderOptions {
   /** store directories (several: the outputs of `prepare --shard i/n` kept apart) */
@@ -79,9 +76,7 @@ export class Loader implements AsyncIterable<Batch> {
   private readonly config: BatchConfig;
   private readonly reader: StoreReader;
   private readonly frames: Int32Array;
-  private readonly fixedItems: ClipItem[] | null;
-  private readonly epochLength: number;
-  private plans = new Map<number, { items: ClipItem[]; order: Int32Array }>();
+  private readonly plan: EpochPlan;
   private epoch = 0;
   private position = 0;
   private generation = 0;
@@ -98,24 +93,7 @@ export class Loader implements AsyncIterable<Batch> {
     if (this.records.length === 0) throw new UserError(String(o.store), `no videos in split "${o.split ?? '(all)'}"`);
     this.classes = this.reader.classes;
     this.frames = Int32Array.from(this.records, (r) => r.frames);
-    const s = o.sampler;
-    const views = s.kind === 'multiview' ? s.spatial : 1;
-    this.config = { clip: o.clip, height: o.height, width: o.width, augment: o.augment, normalize: o.normalize ?? IMAGENET, views, seed: o.seed, view: o.view ?? '', reverseTime: o.reverseTime ?? false };
-    if (s.kind === 'random') {
-      this.epochLength = s.epochLength ?? this.records.length;
-      this.fixedItems = null;
-      this.short = randomCrops(this.frames, o.clip, 0, Rng.fromSeed(o.seed), s.pad).short;
-      if (!s.pad && this.short.length === this.records.length) this.epochLength = 0;
-    } else {
-      const sampled = s.kind === 'sliding' ? slidingWindows(this.frames, o.clip, s.step) : multiView(this.frames, o.clip, s.temporal, s.spatial);
-      this.fixedItems = sampled.items;
-      this.short = sampled.short;
-      this.epochLength = sampled.items.length;
-    }
-    if (this.epochLength === 0) throw new UserError(String(o.store), `no clip of ${o.clip.length}×${o.clip.stride} frames fits any video of split "${o.split ?? '(all)'}"`);
-    const dropLast = o.dropLast ?? s.kind === 'random';
-    this.batchesPerEpoch = dropLast ? Math.floor(this.epochLength / o.batchSize) : Math.ceil(this.epochLength / o.batchSize);
-    if (this.batchesPerEpoch === 0) throw new UserError('loader.batchSize', `${o.batchSize} is larger than the epoch (${this.epochLength} clips) with dropLast`);
+    ({ config: this.config, plan: this.plan, batchesPerEpoch: this.batchesPerEpoch, short: this.short } = batchPlan(o, this.frames, String(o.store)));
     const n = o.workers ?? Math.max(1, availableParallelism() - 1);
     for (let i = 0; i < n; i++) {
       const w = startWorker({ config: this.config, records: this.records });
@@ -125,35 +103,6 @@ export class Loader implements AsyncIterable<Batch> {
       this.workers.push(w);
       this.busy.push(0);
     }
-  }
-
-  private planFor(epoch: number): { items: ClipItem[]; order: Int32Array } {
-    const cached = this.plans.get(epoch);
-    if (cached) return cached;
-    const s = this.o.sampler;
-    const sample = Rng.fromSeed(this.o.seed, 'data.sample').fork(`epoch ${epoch}`);
-    // A second view keeps the video order of the first and draws its own start frames.
-    const starts = this.o.view ? Rng.fromSeed(this.o.seed, `data.sample${this.o.view}`).fork(`epoch ${epoch}`) : sample;
-    const items = this.fixedItems ?? randomCrops(this.frames, this.o.clip, this.epochLength, sample, s.kind === 'random' && s.pad, starts).items;
-    const shuffle = this.o.shuffle ?? s.kind === 'random';
-    const order = shuffle ? Rng.fromSeed(this.o.seed, 'data.order').fork(`epoch ${epoch}`).permutation(items.length) : Int32Array.from(items, (_, i) => i);
-    const plan = { items, order };
-    this.plans.set(epoch, plan);
-    for (const e of this.plans.keys()) if (e < epoch - 1 || e > epoch + 1) this.plans.delete(e);
-    return plan;
-  }
-
-  private job(epoch: number, index: number): BatchJob {
-    const { items, order } = this.planFor(epoch);
-    const B = this.o.batchSize;
-    const first = index * B;
-    const end = Math.min(first + B, items.length);
-    const packed = new Int32Array((end - first) * 3);
-    for (let k = first; k < end; k++) {
-      const it = items[order[k]!]!;
-      packed.set([it.video, it.start, it.view], (k - first) * 3);
-    }
-    return { epoch, index, items: packed, first };
   }
 
   private dispatch(epoch: number, index: number): Pending {
@@ -166,7 +115,7 @@ export class Loader implements AsyncIterable<Batch> {
     promise.catch(() => {});
     p = { promise, resolve, reject };
     this.pending.set(key, p);
-    const job = this.job(epoch, index);
+    const job = this.plan.job(epoch, index);
     if (this.workers.length === 0) {
       try {
         resolve(buildBatch(this.reader, this.records, this.config, job));
