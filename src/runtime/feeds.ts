@@ -4,10 +4,10 @@
 import * as ort from 'onnxruntime-node';
 import type { Batch } from '../data/batch.ts';
 import type { Manifest } from '../graph/artifacts.ts';
-import { samplePositions } from '../graph/model/positions.ts';
-import { DROPOUT_SEED, LABELS, VIDEO, VIDEO2 } from '../graph/names.ts';
 import type { Rng } from '../rng.ts';
+import { batchInputs } from './batch-inputs.ts';
 import { toOrt } from './session.ts';
+
 
 /** Graph inputs (or outputs) by name. */
 export type Feeds = Record<string, ort.Tensor>;
@@ -65,20 +65,7 @@ export function stackFeeds(names: readonly string[], steps: readonly Readonly<Fe
 /** Row `k` of a stacked output (K) as a number: step k's value of a per-step scalar. */
 export const rowOf = (t: ort.Tensor, k: number): number => Number((t.data as ArrayLike<number | bigint>)[k]);
 
-/** Whether the artifacts draw a dropout seed each step (some graph has dropout). */
-export const takesDropoutSeed = (m: Manifest): boolean => Object.values(m.graphs).some((g) => g.inputs.some((i) => i.name === DROPOUT_SEED));
-
-/**
- * The data inputs of one micro-batch: `video` (B, F, H, W, 3), `video2` (the second view of a two-view task),
- * `labels` (cls), then the prediction positions and the dropout seed, drawn from `rng` in that order.
- */
+/** The data inputs of one micro-batch (batch-inputs.ts) as onnxruntime-node tensors. */
 export function batchFeeds(m: Manifest, rng: Rng, batch: Pick<Batch, 'x' | 'labels'>, second: Pick<Batch, 'x'> | null): Feeds {
-  const { frames, height, width } = m.video;
-  const dims = [batch.labels.length, frames, height, width, 3];
-  const feeds: Feeds = { [VIDEO]: new ort.Tensor('float32', batch.x, dims) };
-  for (const [name, t] of Object.entries(samplePositions(m.positions, rng))) feeds[name] = toOrt(t);
-  if (takesDropoutSeed(m)) feeds[DROPOUT_SEED] = i64(rng.nextU32());
-  if (m.task === 'cls') feeds[LABELS] = new ort.Tensor('int64', BigInt64Array.from(batch.labels, (l) => BigInt(l)), [batch.labels.length]);
-  if (second) feeds[VIDEO2] = new ort.Tensor('float32', second.x, dims);
-  return feeds;
+  return Object.fromEntries(Object.entries(batchInputs(m, rng, batch, second)).map(([name, t]) => [name, toOrt(t)]));
 }

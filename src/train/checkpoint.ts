@@ -4,26 +4,12 @@
 import { existsSync, mkdirSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { UserError } from '../errors.ts';
-import type { RngState } from '../rng.ts';
 import type { Tensor } from '../graph/tensor.ts';
-import type { LoaderState } from '../data/loader.ts';
 import { readSafetensors, writeSafetensors } from '../graph/safetensors.ts';
 import { removeStaleTemp, tempPath } from '../atomic.ts';
+import { CHECKPOINT_FORMAT, checkpointMetadata, type TrainProgress } from './checkpoint-format.ts';
 
-export const CHECKPOINT_FORMAT = 'vhssl-checkpoint/1';
-
-export interface TrainProgress {
-  /** Optimizer steps taken (all groups step together on the fused path). */
-  step: number;
-  epoch: number;
-  /** Steps taken per optimizer group (they differ under alternation; AdamW's bias correction uses them). */
-  groupSteps: Record<string, number>;
-  /** Stream of the sampled prediction positions. */
-  rng: RngState;
-  loader: LoaderState;
-  /** Best k-NN top-1 so far, or null. */
-  best: number | null;
-}
+export { CHECKPOINT_FORMAT, type TrainProgress } from './checkpoint-format.ts';
 
 /** The progress of a new run: step 0, the stream at `position`. */
 export const startProgress = (groups: readonly string[], position: Pick<TrainProgress, 'rng' | 'loader'>): TrainProgress =>
@@ -59,13 +45,7 @@ export class Checkpoints {
   save(c: Checkpoint, o: { best?: boolean } = {}): string {
     mkdirSync(this.dir, { recursive: true });
     const file = stepFile(c.progress.step);
-    writeSafetensors(join(this.dir, file), c.tensors, {
-      format: CHECKPOINT_FORMAT,
-      config_hash: c.configHash,
-      progress: JSON.stringify(c.progress),
-      step: String(c.progress.step),
-      epoch: String(c.progress.epoch),
-    });
+    writeSafetensors(join(this.dir, file), c.tensors, checkpointMetadata(c.configHash, c.progress));
     relink(this.dir, 'last.safetensors', file);
     if (o.best) relink(this.dir, 'best.safetensors', file);
     this.prune();
