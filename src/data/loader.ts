@@ -4,31 +4,16 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { UserError } from '../errors.ts';
-import type { AugmentConfig, Normalize } from './augment.ts';
 import { buildBatch, type Batch, type BatchConfig } from './batch.ts';
-import { batchPlan, type EpochPlan, type Sampler } from './plan.ts';
-import type { ClipSpec } from './sampling.ts';
+import { batchPlan, type BatchOptions, type EpochPlan } from './plan.ts';
 import { StoreReader, type StoredVideo } from './store.ts';
 
 export type { Sampler } from './plan.ts';
 
-export interface LoaderOptions {
+export interface LoaderOptions extends BatchOptions {
   /** store directories (several: the outputs of `prepare --shard i/n` kept apart) */
   store: string | string[];
   split?: string;
-  clip: ClipSpec;
-  height: number;
-  width: number;
-  batchSize: number;
-  seed: number;
-  sampler: Sampler;
-  /** null: evaluation views, no augmentation. Normalisation is applied either way. */
-  augment: AugmentConfig | null;
-  normalize?: Normalize;
-  /** default: true for `random`, false otherwise */
-  shuffle?: boolean;
-  /** default: true for `random`, false otherwise (evaluation sees every clip) */
-  dropLast?: boolean;
   /** worker threads; 0 builds batches on the calling thread. Default: CPU count − 1, at least 1. */
   workers?: number;
   /** batches built ahead; default 2 per worker */
@@ -38,13 +23,6 @@ export interface LoaderOptions {
    * trainer's validation, once per validated epoch) holds no batches between its epochs. Default true.
    */
   prefetchAcrossEpochs?: boolean;
-  /**
-   * A second view of the same clips (two-view tasks): another name gives other temporal crops and augmentations of
-   * the same videos in the same order. Default '' (the first view).
-   */
-  view?: string;
-  /** Each clip's frames in reverse order, with the same spatial view and augmentation. Default false. */
-  reverseTime?: boolean;
 }
 
 export interface LoaderState {

@@ -2,9 +2,8 @@
 // the same batches in a worker thread, in the main thread and in a browser.
 import { UserError } from '../errors.ts';
 import { Rng } from '../rng.ts';
-import { IMAGENET } from './augment.ts';
+import { IMAGENET, type AugmentConfig, type Normalize } from './augment.ts';
 import type { BatchConfig, BatchJob } from './batch.ts';
-import type { LoaderOptions } from './loader.ts';
 import { multiView, randomCrops, slidingWindows, type ClipItem, type ClipSpec } from './sampling.ts';
 
 export type Sampler =
@@ -58,8 +57,29 @@ export class EpochPlan {
   }
 }
 
-/** What a loader's batches are made of, for videos of `frames` frames: the options a loader takes, less its store and threads. */
-export type BatchOptions = Omit<LoaderOptions, 'store' | 'split' | 'workers' | 'prefetch' | 'prefetchAcrossEpochs'>;
+/** What a loader's batches are made of (the options a loader takes, less its store and threads). */
+export interface BatchOptions {
+  clip: ClipSpec;
+  height: number;
+  width: number;
+  batchSize: number;
+  seed: number;
+  sampler: Sampler;
+  /** null: evaluation views, no augmentation. Normalisation is applied either way. */
+  augment: AugmentConfig | null;
+  normalize?: Normalize;
+  /** default: true for `random`, false otherwise */
+  shuffle?: boolean;
+  /** default: true for `random`, false otherwise (evaluation sees every clip) */
+  dropLast?: boolean;
+  /**
+   * A second view of the same clips (two-view tasks): another name gives other temporal crops and augmentations of
+   * the same videos in the same order. Default '' (the first view).
+   */
+  view?: string;
+  /** Each clip's frames in reverse order, with the same spatial view and augmentation. Default false. */
+  reverseTime?: boolean;
+}
 
 export interface BatchPlan {
   config: BatchConfig;
@@ -70,7 +90,7 @@ export interface BatchPlan {
 }
 
 /** The batches of `o` over videos of `frames` frames each; `where` names the videos in errors. */
-export function batchPlan(o: BatchOptions & Pick<LoaderOptions, 'split'>, frames: Int32Array, where: string): BatchPlan {
+export function batchPlan(o: BatchOptions & { split?: string }, frames: Int32Array, where: string): BatchPlan {
   const s = o.sampler;
   const views = s.kind === 'multiview' ? s.spatial : 1;
   const config: BatchConfig = { clip: o.clip, height: o.height, width: o.width, augment: o.augment, normalize: o.normalize ?? IMAGENET, views, seed: o.seed, view: o.view ?? '', reverseTime: o.reverseTime ?? false };
