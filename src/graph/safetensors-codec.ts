@@ -49,9 +49,10 @@ export function encodeSafetensors(tensors: TensorMap, metadata: Readonly<Record<
     header[name] = { dtype: CODE[t.dtype], shape: [...t.shape], data_offsets: [offset, end] };
     offset = end;
   }
-  let json = Buffer.from(JSON.stringify(header), 'utf8');
-  const pad = (8 - (json.length % 8)) % 8;
-  if (pad) json = Buffer.concat([json, Buffer.alloc(pad, 0x20)]);
+  const text = new TextEncoder().encode(JSON.stringify(header));
+  // Space-padded to a multiple of 8 bytes.
+  const json = new Uint8Array(Math.ceil(text.length / 8) * 8).fill(0x20);
+  json.set(text);
 
   const out = new Uint8Array(8 + json.length + offset);
   new DataView(out.buffer).setBigUint64(0, BigInt(json.length), true);
