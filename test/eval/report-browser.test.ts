@@ -6,19 +6,17 @@
 // /usr/bin/chromium or /usr/bin/chromium-browser; without it the tests skip, except in CI (CI set), where they fail. VHSSL_REPORT_SCREENSHOT=FILE
 // keeps a full-page screenshot to look at.
 import assert from 'node:assert/strict';
-import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { PNG } from 'pngjs';
-import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import type { Browser, Page } from 'puppeteer-core';
+import { chromiumHere, launchChromium, NO_CHROMIUM, watchProblems } from '../browser.ts';
 import { vhssl } from '../cli/run.ts';
 import { movingMnist } from '../fixtures.ts';
 import { tempDir } from '../temp.ts';
 
-/** $VHSSL_CHROMIUM when set (a missing file: none), else Debian's binary. */
-const CHROMIUM = (process.env.VHSSL_CHROMIUM ? [process.env.VHSSL_CHROMIUM] : ['/usr/bin/chromium', '/usr/bin/chromium-browser']).find((p) => existsSync(p));
-const NO_CHROMIUM = 'no Chromium: apt-get install chromium';
 
 describe('report.html in a headless browser', () => {
   const tmp = tempDir('report-browser');
@@ -28,10 +26,7 @@ describe('report.html in a headless browser', () => {
   const problems: string[] = [];
 
   before(async () => {
-    if (!CHROMIUM) {
-      if (process.env.CI) throw new Error(`${NO_CHROMIUM} (.ci/run installs it; VHSSL_CHROMIUM names another binary)`);
-      return;
-    }
+    if (!chromiumHere()) return;
     const data = movingMnist();
     const trained = vhssl(['train', '--config', 'tiny', '--set', `data.root=${data}`, '--set', 'train.batch_size=8', '--set', 'train.epochs=3', '--set', 'train.steps_per_epoch=4', '--set', 'train.log_every=1', '--set', 'eval.knn.every=1', '--out', run]);
     assert.equal(trained.status, 0, trained.stderr);
@@ -39,19 +34,9 @@ describe('report.html in a headless browser', () => {
     assert.equal(probe.status, 0, probe.stderr);
     const report = vhssl(['eval', 'report', '--run', run, '--max-points', '200']);
     assert.equal(report.status, 0, report.stderr);
-    // A busy machine can take long to start a browser: generous limits, and the profile inside the test's folder.
-    browser = await puppeteer.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
-      userDataDir: join(tmp.dir, 'profile'),
-      timeout: 180_000,
-      protocolTimeout: 300_000,
-    });
+    browser = await launchChromium(tmp.dir);
     page = await browser.newPage();
-    page.on('console', (m) => void (m.type() === 'error' && problems.push(`console error: ${m.text()}`)));
-    page.on('pageerror', (e) => void problems.push(`page error: ${e instanceof Error ? e.message : String(e)}`));
-    page.on('requestfailed', (r) => void problems.push(`request failed: ${r.url()}`));
+    watchProblems(page, problems);
     await page.setViewport({ width: 1400, height: 1000 });
     await page.goto(pathToFileURL(join(run, 'report.html')).href, { waitUntil: 'load', timeout: 120_000 });
   });
