@@ -12,7 +12,7 @@ const TOP = fileURLToPath(new URL('..', import.meta.url));
 const SRC = join(TOP, 'src');
 
 /** Bottom to top; folders on one line are siblings (neither imports the other). `.` is the files at the root of src. */
-const LAYERS: readonly (readonly string[])[] = [['.'], ['config'], ['graph', 'data'], ['runtime'], ['eval'], ['train'], ['sweep'], ['cli']];
+const LAYERS: readonly (readonly string[])[] = [['.'], ['config'], ['graph', 'data'], ['runtime'], ['eval'], ['train'], ['sweep', 'web'], ['cli']];
 const rank = new Map(LAYERS.flatMap((folders, i) => folders.map((f) => [f, i] as const)));
 
 /** src/<folder>/… → folder; src/<file> → '.' */

@@ -12,6 +12,7 @@ const commands: Record<string, () => Promise<Command>> = {
   prepare: async () => (await import('./commands/prepare.ts')).command,
   sweep: async () => (await import('./commands/sweep.ts')).command,
   train: async () => (await import('./commands/train.ts')).command,
+  web: async () => (await import('./commands/web.ts')).command,
 };
 
 async function help(): Promise<string> {
