@@ -8,10 +8,8 @@
 // $VHSSL_CHROMIUM names another binary.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { createReadStream, existsSync, readFileSync, statSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { extname, join, normalize } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { InferenceSession } from 'onnxruntime-common';
 import * as ortNode from 'onnxruntime-node';
@@ -25,6 +23,7 @@ import { l2Normalize } from '../../src/eval/knn-core.ts';
 import { decodeSafetensors } from '../../src/graph/safetensors.ts';
 import { SampleTrainer, type Ort } from '../../src/web/core.ts';
 import type { SiteInfo } from '../../src/web/protocol.ts';
+import { serveStatic, type Served } from '../../src/web/serve.ts';
 import { readSiteFiles } from '../../src/web/site.ts';
 import type { Embedding, ParamTensors } from '../../src/web/page/hooks.ts';
 import { chromiumHere, launchChromium, NO_CHROMIUM, watchProblems } from '../browser.ts';
@@ -34,31 +33,12 @@ import { tempDir } from '../temp.ts';
 
 const STEPS = 6;
 
-const TYPES: Record<string, string> = {
-  '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/javascript', '.css': 'text/css', '.json': 'application/json', '.wasm': 'application/wasm', '.map': 'application/json',
-};
-
-/** A static file server of `root` on a free local port. */
-function serve(root: string): Promise<Server> {
-  const server = createServer((req, res) => {
-    const path = normalize(join(root, decodeURIComponent(new URL(req.url!, 'http://x').pathname)));
-    const file = path.endsWith('/') ? join(path, 'index.html') : path;
-    if (!file.startsWith(root) || !existsSync(file) || !statSync(file).isFile()) {
-      res.writeHead(404).end();
-      return;
-    }
-    res.writeHead(200, { 'content-type': TYPES[extname(file)] ?? 'application/octet-stream' });
-    createReadStream(file).pipe(res);
-  });
-  return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve(server)));
-}
-
 describe('the vhssl web page in a headless browser', () => {
   const tmp = tempDir('web-browser');
   const run = join(tmp.dir, 'run');
   const site = join(tmp.dir, 'site');
   const gif = join(tmp.dir, 'drop.gif');
-  let server: Server | undefined;
+  let server: Served | undefined;
   let browser: Browser | undefined;
   let page: Page;
   const problems: string[] = [];
@@ -83,20 +63,19 @@ describe('the vhssl web page in a headless browser', () => {
       store.close();
     }
 
-    server = await serve(site);
+    server = await serveStatic(site);
     browser = await launchChromium(tmp.dir);
     page = await browser.newPage();
     watchProblems(page, problems);
     page.setDefaultTimeout(600_000);
-    const { port } = server.address() as AddressInfo;
-    await page.goto(`http://127.0.0.1:${port}/?backend=wasm`, { waitUntil: 'load', timeout: 120_000 });
+    await page.goto(`${server.url}?backend=wasm`, { waitUntil: 'load', timeout: 120_000 });
     await page.evaluate(() => window.vhssl.ready);
   });
 
   after(async () => {
     try {
       await browser?.close();
-      await new Promise((resolve) => (server ? server.close(resolve) : resolve(undefined)));
+      await server?.close();
     } finally {
       tmp.cleanup();
     }
@@ -195,10 +174,9 @@ describe('the vhssl web page in a headless browser', () => {
 
   test('one step in a new page equals onnxruntime-node\'s within 1e-5', async (t) => {
     if (!browser) return t.skip(NO_CHROMIUM);
-    const { port } = server!.address() as AddressInfo;
     const fresh = await browser.newPage();
     try {
-      await fresh.goto(`http://127.0.0.1:${port}/?backend=wasm`, { waitUntil: 'load', timeout: 120_000 });
+      await fresh.goto(`${server!.url}?backend=wasm`, { waitUntil: 'load', timeout: 120_000 });
       await fresh.evaluate(() => window.vhssl.ready);
       await fresh.evaluate(() => window.vhssl.train(1));
       const theirs = (await fresh.evaluate(() => window.vhssl.params())) as ParamTensors;

@@ -3,6 +3,7 @@
 // step graph: the same parameters, bitwise), the page's checkpoint accepted by `vhssl eval`, and each bad input's
 // one-line message. The page itself in a browser: page-browser.test.ts.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -11,7 +12,7 @@ import { StoreReader } from '../../src/data/store.ts';
 import { readSafetensors } from '../../src/graph/safetensors.ts';
 import { SampleTrainer } from '../../src/web/core.ts';
 import { readSiteFiles } from '../../src/web/site.ts';
-import { vhssl } from '../cli/run.ts';
+import { BIN, vhssl } from '../cli/run.ts';
 import { movingMnist } from '../fixtures.ts';
 import { tempDir } from '../temp.ts';
 
@@ -89,6 +90,35 @@ describe('vhssl web', () => {
     }
   });
 
+  test('--serve serves the site over HTTP until SIGTERM, and nothing outside it', async () => {
+    const child = spawn(process.execPath, [BIN, 'web', '--run', run, '--out', join(tmp.dir, 'served'), '--checkpoint', 'last', '--train-videos', '24', '--serve', '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      let out = '';
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          const m = /serving .* at (http:\/\/127\.0\.0\.1:\d+\/)/.exec(out);
+          if (m) resolve(m[1]!);
+        });
+        child.on('exit', (code) => reject(new Error(`exited with ${code} before serving: ${out}`)));
+      });
+      const page = await fetch(url);
+      assert.equal(page.status, 200);
+      assert.match(page.headers.get('content-type') ?? '', /text\/html/);
+      assert.match(await page.text(), /page\.js/);
+      const wasm = await fetch(`${url}ort/ort-wasm-simd-threaded.jsep.wasm`);
+      assert.equal(wasm.headers.get('content-type'), 'application/wasm');
+      await wasm.arrayBuffer();
+      assert.equal((await fetch(`${url}site.json`)).status, 200);
+      assert.equal((await fetch(`${url}..%2f..%2frun%2fconfig.yaml`)).status, 404);
+      assert.equal((await fetch(`${url}nope.js`)).status, 404);
+    } finally {
+      child.kill('SIGTERM');
+    }
+    assert.equal(await exited, 0);
+  });
+
   test('bad input: one line naming what is wrong', () => {
     const cases: [string[], RegExp][] = [
       [['web', '--out', site], /--run is required/],
@@ -96,6 +126,7 @@ describe('vhssl web', () => {
       [['web', '--run', run, '--out', join(tmp.dir, 's3'), '--train-videos', '0'], /--train-videos: expected an integer ≥ 1, got "0"/],
       [['web', '--run', run, '--out', join(tmp.dir, 's4'), '--train-videos', '2'], /--train-videos: 2 train videos give 2 clips an epoch, fewer than the batch of 8/],
       [['web', '--run', run, '--out', join(tmp.dir, 's5'), '--lr', 'fast'], /--lr: expected a positive number, got "fast"/],
+      [['web', '--run', run, '--out', join(tmp.dir, 's6'), '--port', '80'], /--port: only with --serve/],
     ];
     const busy = join(tmp.dir, 'busy');
     mkdirSync(busy);
