@@ -13,6 +13,7 @@
 // it (best to best, median to median). The last line is exactly
 //   web steps_per_s=<page median> node_steps_per_s=<onnxruntime-node median, --threads> ratio=<page/node median>
 // Run: npx tsx bench/web.ts [--run RUN_DIR | --config tiny|moving-mnist [--store DIR]] [--steps N] [--rounds R] [--threads T]
+//                         [--backend wasm|webgpu]   (webgpu: the page on Chromium's WebGPU adapter, --enable-unsafe-webgpu)
 // $VHSSL_CHROMIUM names a browser other than /usr/bin/chromium.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -41,6 +42,7 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '20' },
     rounds: { type: 'string', default: '5' },
     threads: { type: 'string', default: '1' },
+    backend: { type: 'string', default: 'wasm' },
   },
 });
 
@@ -65,6 +67,7 @@ if (!CHROMIUM) {
   console.error('bench/web.ts: no Chromium at /usr/bin/chromium (apt-get install chromium), and $VHSSL_CHROMIUM names none');
   process.exit(2);
 }
+if (args.backend !== 'wasm' && args.backend !== 'webgpu') usage('backend', `expected wasm or webgpu, got "${args.backend}"`);
 const CONFIG = args.config ?? 'tiny';
 /** onnxruntime-node's thread counts: --threads, and 2 beside it where the machine has them. */
 const NODE_THREADS = [...new Set([THREADS, ...(os.availableParallelism() >= 2 ? [2] : [])])];
@@ -173,12 +176,13 @@ try {
   browser = await puppeteer.launch({
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'],
+    // WebGPU: Chromium's adapter (a GPU, else its SwiftShader software device) behind --enable-unsafe-webgpu on Linux.
+    args: ['--no-sandbox', '--disable-dev-shm-usage', ...(args.backend === 'webgpu' ? ['--enable-unsafe-webgpu'] : ['--disable-gpu'])],
     userDataDir: join(tmp, 'profile'),
     timeout: 180_000,
     protocolTimeout: 600_000,
   });
-  const page = await pageEngine(browser, `${server.url}?backend=wasm`, problems);
+  const page = await pageEngine(browser, `${server.url}?backend=${args.backend}`, problems);
   engines.push(page);
   for (const t of NODE_THREADS) engines.push(await nodeEngine(`onnxruntime-node, ${t} thread${t === 1 ? '' : 's'}`, ortNode, files, { intraOpNumThreads: t, graphOptimizationLevel: 'all' }));
   ortWeb.env.wasm.numThreads = 1;

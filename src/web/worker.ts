@@ -55,6 +55,8 @@ async function train(steps: number, lr: number): Promise<void> {
 
 async function handle(m: ToWorker): Promise<void> {
   if (m.type === 'init') {
+    // Warnings (nodes left to the CPU by WebGPU, say) would reach the console as errors.
+    ort.env.logLevel = 'error';
     ort.env.wasm.wasmPaths = m.ortBase;
     ort.env.wasm.numThreads = m.threads;
     const files = await loadSite(m.base);
