@@ -25,7 +25,7 @@ export interface SiteInfo {
   fps: number | null;
   /** the page's defaults for training on the sample (a continuation of the run at a constant rate) */
   train: { batchSize: number; seed: number; lr: number; emaDecay: number; steps: number };
-  /** k-NN on the sample: k and temperature (the run's eval.knn) */
+  /** k-NN on the sample: the run's eval.knn (k at most the sample's train videos per class) */
   knn: { k: number; temperature: number };
 }
 

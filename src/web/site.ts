@@ -179,7 +179,9 @@ export async function writeSite(o: SiteOptions): Promise<SiteResult> {
       twoViews: twoViews(config),
       fps: sample.fps,
       train: { batchSize: config.train.batch_size, seed: config.train.seed, lr: o.lr ?? config.train.optimizer.lr, emaDecay: config.arch.ema.decay, steps: o.steps ?? 50 },
-      knn: { k: Math.min(config.eval.knn.k[0]!, sample.train), temperature: config.eval.knn.temperature },
+      // The run's k, but no more than the sample's train videos per class: with 8 a class, 20 neighbours mostly vote
+      // for other classes.
+      knn: { k: Math.max(1, Math.min(config.eval.knn.k[0]!, Math.floor(sample.train / Math.max(1, reader.classes.length)))), temperature: config.eval.knn.temperature },
     };
     writeFileSync(join(tmp, 'site.json'), `${JSON.stringify(info, null, 2)}\n`);
     log('bundling the page');

@@ -42,6 +42,7 @@ describe('vhssl web', () => {
     assert.equal(info.checkpoint.step, 8);
     assert.deepEqual(info.groups, ['space', 'time']);
     assert.equal(info.train.steps, 5);
+    assert.equal(info.knn.k, 3, 'k-NN on the sample: at most its train videos per class (24 over 8 classes)');
     const store = new StoreReader(join(site, 'data'));
     try {
       assert.equal(store.split('train').length, 24);
