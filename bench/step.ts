@@ -1,11 +1,14 @@
-// Training-step benchmark (issue 4): the fused step graph of config/bench-st.yaml (and bench-s3d.yaml) on
-// onnxruntime-node, fed the way `vhssl train` feeds it (same stepper), with a synthetic batch so the data pipeline is
-// not measured here (bench/data.ts does that). Prints median/min step time, clips/s, the split between graph runs and
-// JS work, GFLOP/s, and the ratio to ORT's own 1024³ MatMul GFLOP/s measured in this process.
+// Training-step benchmark: the fused step graph of config/bench-st.yaml (and bench-s3d.yaml) on onnxruntime-node, fed
+// the way `vhssl train` feeds it (same stepper), with a synthetic batch so the data pipeline is not measured here
+// (bench/data.ts does that), side by side with the same step in eager PyTorch (bench/torch_step.py, bench-st only;
+// checked against vhssl's losses and gradients by bench/torch-check.ts) when a python3 with torch is there: interleaved
+// rounds, each vhssl's STEPS steps then PyTorch's, on the same number of threads. Prints per engine median and best
+// step time, clips/s, GFLOP/s, the ratio to ORT's own 1024³ MatMul GFLOP/s measured in this process, and peak RSS;
+// the last line is `step clips_per_s=<vhssl> torch_clips_per_s=<pytorch> ratio=<vhssl/pytorch> peak_rss_mb=<vhssl>`.
 // With --steps-per-run 1,4 it instead times bench-st with train.steps_per_run = each K (K = 1: step.onnx once per step;
 // K > 1: blocks of K steps in one run of step.loop.onnx), in interleaved rounds of the same number of steps, and prints
 // per K the best and median time per step and the ratio to the first K.
-// Run: npx tsx bench/step.ts [--steps N] [--threads T] [--only st|s3d] [--steps-per-run 1,4 [--rounds R]]
+// Run: npx tsx bench/step.ts [--steps N] [--rounds R] [--threads T] [--only st|s3d] [--no-torch] [--steps-per-run 1,4]
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -24,9 +27,10 @@ import { Rng } from '../src/rng.ts';
 import { readFileSync } from 'node:fs';
 import { modelSpec } from '../src/graph/model/from-config.ts';
 import { stepGraph } from '../src/graph/model/graphs.ts';
+import { NO_TORCH, torchPython, torchSteps } from './torch.ts';
 
-const { values: args } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' }, 'steps-per-run': { type: 'string' }, rounds: { type: 'string' } } });
-const STEPS = Number(args.steps ?? 40);
+const { values: args } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' }, 'steps-per-run': { type: 'string' }, rounds: { type: 'string' }, 'no-torch': { type: 'boolean' } } });
+const STEPS = Number(args.steps ?? 20);
 const threads = Number(args.threads ?? os.availableParallelism());
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -45,7 +49,19 @@ async function matmulGflops(): Promise<number> {
   return (2 * 1024 ** 3) / (median(times.slice(2)) / 1000) / 1e9;
 }
 
-async function bench(name: string, file: string, reference: number): Promise<{ clips: number; ratio: number }> {
+interface Measured {
+  clips: number;
+  ratio: number;
+  torch: { clips: number; ratio: number; peakRssMb: number } | null;
+  peakRssMb: number;
+}
+
+/**
+ * `file`'s fused step on onnxruntime-node, in `rounds` rounds of STEPS steps (after 5 warmup steps); with `python`,
+ * each round is followed by STEPS steps of the PyTorch reference (bench/torch_step.py, after 3 warmup steps), so both
+ * are measured side by side under the same load. Per-step times over all rounds: median and best.
+ */
+async function bench(name: string, file: string, reference: number, rounds: number, python: string | null): Promise<Measured> {
   const { config, hash } = loadConfig({ file });
   const dir = mkdtempSync(join(os.tmpdir(), 'vhssl-bench-'));
   const m = buildArtifacts(config, hash, join(dir, 'a'));
@@ -63,24 +79,43 @@ async function bench(name: string, file: string, reference: number): Promise<{ c
   const steps = Object.fromEntries(groups.map((g) => [g, 0]));
   const total: number[] = [];
   const run: number[] = [];
-  for (let i = 0; i < STEPS + 5; i++) {
-    const t0 = performance.now();
-    const feeds = batchFeeds(m, rng, { x: video, labels }, null);
-    await runner.step([feeds], lr, steps);
-    const t1 = performance.now();
-    if (i >= 5) {
-      total.push(t1 - t0);
-      run.push(runner.lastRunMs);
+  const torchMs: number[] = [];
+  let torchRss = 0;
+  let torchVersion = '';
+  for (let round = 0; round < rounds; round++) {
+    for (let i = 0; i < STEPS + (round === 0 ? 5 : 0); i++) {
+      const t0 = performance.now();
+      const feeds = batchFeeds(m, rng, { x: video, labels }, null);
+      await runner.step([feeds], lr, steps);
+      const t1 = performance.now();
+      if (round > 0 || i >= 5) {
+        total.push(t1 - t0);
+        run.push(runner.lastRunMs);
+      }
+    }
+    if (python) {
+      const t = torchSteps(python, threads, STEPS, 3);
+      torchMs.push(...t.steps_ms);
+      torchRss = Math.max(torchRss, t.peak_rss_mb);
+      torchVersion = t.torch;
     }
   }
+  await runner.release();
+  rmSync(dir, { recursive: true, force: true });
   const med = median(total);
   const clips = (B / med) * 1000;
   const gflops = flops / (med / 1000) / 1e9;
-  console.log(`${name}: ${file}, batch ${B}, ${(flops / 1e9).toFixed(3)} GFLOP per step (forward + backward, products and convolutions)`);
-  console.log(`  step   median ${med.toFixed(2)} ms   min ${Math.min(...total).toFixed(2)} ms   → ${clips.toFixed(1)} clips/s`);
-  console.log(`  split  graph run ${median(run).toFixed(2)} ms   JS work ${(med - median(run)).toFixed(2)} ms (positions, feeds, state swap)`);
-  console.log(`  speed  ${gflops.toFixed(1)} GFLOP/s = ${(gflops / reference).toFixed(3)} × ORT's 1024³ MatMul`);
-  return { clips, ratio: gflops / reference };
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  console.log(`${name}: ${file}, batch ${B}, ${(flops / 1e9).toFixed(3)} GFLOP per step (forward + backward, products and convolutions); ${rounds} round${rounds > 1 ? 's' : ''} of ${STEPS} steps`);
+  console.log(`  vhssl  step median ${med.toFixed(2)} ms   best ${Math.min(...total).toFixed(2)} ms   → ${clips.toFixed(1)} clips/s   ${gflops.toFixed(1)} GFLOP/s = ${(gflops / reference).toFixed(3)} × ORT's 1024³ MatMul   peak RSS ${peakRssMb.toFixed(0)} MB (this process)`);
+  console.log(`         split: graph run ${median(run).toFixed(2)} ms   JS work ${(med - median(run)).toFixed(2)} ms (positions, feeds, state swap)`);
+  if (!python) return { clips, ratio: gflops / reference, torch: null, peakRssMb };
+  const tmed = median(torchMs);
+  const tclips = (B / tmed) * 1000;
+  const tgflops = flops / (tmed / 1000) / 1e9;
+  console.log(`  torch  step median ${tmed.toFixed(2)} ms   best ${Math.min(...torchMs).toFixed(2)} ms   → ${tclips.toFixed(1)} clips/s   ${tgflops.toFixed(1)} GFLOP/s = ${(tgflops / reference).toFixed(3)} × ORT's 1024³ MatMul   peak RSS ${torchRss.toFixed(0)} MB (PyTorch ${torchVersion}, eager, ${threads} threads)`);
+  console.log(`  vhssl / PyTorch: median ${(tmed / med).toFixed(3)}×   best ${(Math.min(...torchMs) / Math.min(...total)).toFixed(3)}×`);
+  return { clips, ratio: gflops / reference, torch: { clips: tclips, ratio: tgflops / reference, peakRssMb: torchRss }, peakRssMb };
 }
 
 /**
@@ -140,12 +175,17 @@ if (args['steps-per-run'] !== undefined) {
 
 const reference = await matmulGflops();
 console.log(`ORT MatMul 1024³: ${reference.toFixed(1)} GFLOP/s`);
-let last = { clips: 0, ratio: 0 };
+const rounds = Number(args.rounds ?? 5);
+// The PyTorch reference exists for bench-st only (bench/torch_step.py, checked by bench/torch-check.ts).
+const python = args['no-torch'] ? null : torchPython();
+if (!python && !args['no-torch']) console.log(`PyTorch reference skipped: ${NO_TORCH}`);
+let last: Measured | null = null;
 if (args.only !== 's3d') {
-  last = await bench('space-time, linear patch embedding (original: ~115 clips/s, 70 ms/step)', 'bench-st', reference);
+  last = await bench('space-time, linear patch embedding', 'bench-st', reference, rounds, python);
 }
 if (args.only !== 'st') {
-  const s3d = await bench('S3D stem variant (original: ~9 clips/s)', 'bench-s3d', reference);
+  const s3d = await bench('S3D stem variant (no PyTorch reference yet)', 'bench-s3d', reference, rounds, null);
   if (args.only === 's3d') last = s3d;
 }
-console.log(`step clips_per_s=${last.clips.toFixed(1)} gflops_ratio=${last.ratio.toFixed(3)}`);
+const t = last!.torch;
+console.log(`step clips_per_s=${last!.clips.toFixed(1)} torch_clips_per_s=${t ? t.clips.toFixed(1) : 'n/a'} ratio=${t ? (last!.clips / t.clips).toFixed(3) : 'n/a'} peak_rss_mb=${last!.peakRssMb.toFixed(0)}`);
