@@ -8,10 +8,14 @@
 // With --steps-per-run 1,4 it instead times bench-st with train.steps_per_run = each K (K = 1: step.onnx once per step;
 // K > 1: blocks of K steps in one run of step.loop.onnx), in interleaved rounds of the same number of steps, and prints
 // per K the best and median time per step and the ratio to the first K.
-// Run: npx tsx bench/step.ts [--steps N] [--rounds R] [--threads T] [--only st|s3d] [--no-torch] [--steps-per-run 1,4]
+// With --scale: bench-st at 8, 16, 32 frames of 64² and 8 frames of 128² (each in its own process), the exponent of the
+// step time in frames and the cost of 4× the pixels, vhssl and PyTorch.
+// Run: npx tsx bench/step.ts [--steps N] [--rounds R] [--threads T] [--only st|s3d] [--no-torch] [--scale] [--steps-per-run 1,4]
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { loadConfig } from '../src/config/index.ts';
@@ -29,7 +33,7 @@ import { modelSpec } from '../src/graph/model/from-config.ts';
 import { stepGraph } from '../src/graph/model/graphs.ts';
 import { NO_TORCH, torchPython, torchSteps } from './torch.ts';
 
-const { values: args } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' }, 'steps-per-run': { type: 'string' }, rounds: { type: 'string' }, 'no-torch': { type: 'boolean' } } });
+const { values: args } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' }, 'steps-per-run': { type: 'string' }, rounds: { type: 'string' }, 'no-torch': { type: 'boolean' }, scale: { type: 'boolean' }, geometry: { type: 'string' } } });
 const STEPS = Number(args.steps ?? 20);
 const threads = Number(args.threads ?? os.availableParallelism());
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -49,6 +53,11 @@ async function matmulGflops(): Promise<number> {
   return (2 * 1024 ** 3) / (median(times.slice(2)) / 1000) / 1e9;
 }
 
+interface Geometry {
+  frames: number;
+  size: number;
+}
+
 interface Measured {
   clips: number;
   ratio: number;
@@ -61,8 +70,8 @@ interface Measured {
  * each round is followed by STEPS steps of the PyTorch reference (bench/torch_step.py, after 3 warmup steps), so both
  * are measured side by side under the same load. Per-step times over all rounds: median and best.
  */
-async function bench(name: string, file: string, reference: number, rounds: number, python: string | null): Promise<Measured> {
-  const { config, hash } = loadConfig({ file });
+async function bench(name: string, file: string, reference: number, rounds: number, python: string | null, geometry?: Geometry): Promise<Measured> {
+  const { config, hash } = loadConfig({ file, set: geometry ? [`data.frames=${geometry.frames}`, `data.height=${geometry.size}`, `data.width=${geometry.size}`] : [] });
   const dir = mkdtempSync(join(os.tmpdir(), 'vhssl-bench-'));
   const m = buildArtifacts(config, hash, join(dir, 'a'));
   // The same step graph as the artifact, in IR form for its shapes.
@@ -94,7 +103,7 @@ async function bench(name: string, file: string, reference: number, rounds: numb
       }
     }
     if (python) {
-      const t = torchSteps(python, threads, STEPS, 3);
+      const t = torchSteps(python, threads, STEPS, 3, geometry);
       torchMs.push(...t.steps_ms);
       torchRss = Math.max(torchRss, t.peak_rss_mb);
       torchVersion = t.torch;
@@ -173,15 +182,56 @@ if (args['steps-per-run'] !== undefined) {
   process.exit(0);
 }
 
+/**
+ * Cost against clip length and frame size: bench-st at 8, 16 and 32 frames of 64×64 and at 8 frames of 128×128, each
+ * point in a process of its own (so its peak RSS is its own), vhssl and PyTorch side by side; the exponent of ms/step
+ * in frames (least squares over the three lengths; 1 = linear, as the factorised model should be) and the cost of
+ * four times the pixels.
+ */
+function scale(rounds: number): void {
+  const points: Geometry[] = [{ frames: 8, size: 64 }, { frames: 16, size: 64 }, { frames: 32, size: 64 }, { frames: 8, size: 128 }];
+  const rows = points.map((g) => {
+    const argv = [...process.execArgv, fileURLToPath(import.meta.url), '--only', 'st', '--geometry', `${g.frames},${g.size}`, '--rounds', String(rounds), '--steps', String(STEPS), '--threads', String(threads), ...(args['no-torch'] ? ['--no-torch'] : [])];
+    const r = spawnSync(process.execPath, argv, { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`bench-st at ${g.frames} frames of ${g.size}²: ${r.stderr}`);
+    const num = (re: RegExp) => Number(re.exec(r.stdout)?.[1] ?? NaN);
+    return {
+      ...g,
+      ms: num(/vhssl {2}step median ([\d.]+) ms/), rss: num(/vhssl .*peak RSS (\d+) MB/),
+      torchMs: num(/torch {2}step median ([\d.]+) ms/), torchRss: num(/torch .*peak RSS (\d+) MB/),
+    };
+  });
+  console.log(`bench-st against clip length and frame size (${rounds} rounds of ${STEPS} steps each, median ms/step, peak RSS):`);
+  for (const r of rows) {
+    console.log(`  ${String(r.frames).padStart(2)} frames of ${r.size}×${r.size}: vhssl ${r.ms.toFixed(1).padStart(7)} ms ${String(r.rss).padStart(5)} MB   PyTorch ${Number.isNaN(r.torchMs) ? '   n/a' : r.torchMs.toFixed(1).padStart(7)} ms ${Number.isNaN(r.torchRss) ? '  n/a' : String(r.torchRss).padStart(5)} MB`);
+  }
+  const slope = (ys: number[]) => {
+    const xs = rows.slice(0, 3).map((r) => Math.log(r.frames));
+    const ls = ys.map(Math.log);
+    const mx = xs.reduce((a, b) => a + b, 0) / 3;
+    const my = ls.reduce((a, b) => a + b, 0) / 3;
+    return xs.reduce((a, x, i) => a + (x - mx) * (ls[i]! - my), 0) / xs.reduce((a, x) => a + (x - mx) ** 2, 0);
+  };
+  const three = rows.slice(0, 3);
+  console.log(`  exponent in frames (8 → 32): vhssl ${slope(three.map((r) => r.ms)).toFixed(2)}, PyTorch ${slope(three.map((r) => r.torchMs)).toFixed(2)}`);
+  console.log(`  64² → 128² (4× the pixels): vhssl ${(rows[3]!.ms / rows[0]!.ms).toFixed(2)}×, PyTorch ${(rows[3]!.torchMs / rows[0]!.torchMs).toFixed(2)}×`);
+}
+
+if (args.scale) {
+  scale(Number(args.rounds ?? 3));
+  process.exit(0);
+}
+
 const reference = await matmulGflops();
 console.log(`ORT MatMul 1024³: ${reference.toFixed(1)} GFLOP/s`);
 const rounds = Number(args.rounds ?? 5);
 // The PyTorch reference exists for bench-st only (bench/torch_step.py, checked by bench/torch-check.ts).
 const python = args['no-torch'] ? null : torchPython();
 if (!python && !args['no-torch']) console.log(`PyTorch reference skipped: ${NO_TORCH}`);
+const geometry = args.geometry ? (([frames, size]) => ({ frames: frames!, size: size! }))(args.geometry.split(',').map(Number)) : undefined;
 let last: Measured | null = null;
 if (args.only !== 's3d') {
-  last = await bench('space-time, linear patch embedding', 'bench-st', reference, rounds, python);
+  last = await bench('space-time, linear patch embedding', 'bench-st', reference, rounds, python, geometry);
 }
 if (args.only !== 'st') {
   const s3d = await bench('S3D stem variant (no PyTorch reference yet)', 'bench-s3d', reference, rounds, null);

@@ -38,6 +38,14 @@ FLOOR = 1e-2  # see check()
 POSITIONS = {"pos.time.summary": ((B, 1), FRAMES)}  # name: (shape, range)
 
 
+def geometry(frames, size):
+    """Another clip length and frame size than bench-st's (the scale measurements of bench/step.ts --scale)."""
+    global FRAMES, H, W, P, POSITIONS
+    FRAMES, H, W = frames, size, size
+    P = (H // PATCH) * (W // PATCH)
+    POSITIONS = {"pos.time.summary": ((B, 1), FRAMES)}
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # Parameters: name → shape and initial value kind, in vhssl's order.
 
@@ -375,7 +383,10 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--frames", type=int, default=FRAMES, help="--bench: frames per clip (default bench-st's 8)")
+    ap.add_argument("--size", type=int, default=H, help="--bench: frame height and width (default bench-st's 64)")
     a = ap.parse_args()
+    geometry(a.frames, a.size)
     if a.check:
         torch.set_num_threads(a.threads)
         return check(a.check)
