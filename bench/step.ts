@@ -10,7 +10,8 @@
 // per K the best and median time per step and the ratio to the first K.
 // With --scale: bench-st at 8, 16, 32 frames of 64² and 8 frames of 128² (each in its own process), the exponent of the
 // step time in frames and the cost of 4× the pixels, vhssl and PyTorch.
-// Run: npx tsx bench/step.ts [--steps N] [--rounds R] [--threads T] [--only st|s3d] [--no-torch] [--scale] [--steps-per-run 1,4]
+// With --infer: the exported encoder's forward (8 clips) against PyTorch's no-grad evaluation forward.
+// Run: npx tsx bench/step.ts [--steps N] [--rounds R] [--threads T] [--only st|s3d] [--no-torch] [--scale] [--infer] [--steps-per-run 1,4]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -25,7 +26,9 @@ import { countFlops } from '../src/graph/flops.ts';
 import { encodeModel } from '../src/graph/onnx.ts';
 import { batchFeeds } from '../src/runtime/feeds.ts';
 import { createSession } from '../src/runtime/session.ts';
-import { initialState } from '../src/runtime/state.ts';
+import { initialState, tensorsOf } from '../src/runtime/state.ts';
+import { frozenEncoderSession } from '../src/eval/encoder.ts';
+import { EMBEDDING } from '../src/graph/names.ts';
 import { FusedStepper, LoopStepper } from '../src/runtime/stepper.ts';
 import { Rng } from '../src/rng.ts';
 import { readFileSync } from 'node:fs';
@@ -33,7 +36,7 @@ import { modelSpec } from '../src/graph/model/from-config.ts';
 import { stepGraph } from '../src/graph/model/graphs.ts';
 import { NO_TORCH, torchPython, torchSteps } from './torch.ts';
 
-const { values: args } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' }, 'steps-per-run': { type: 'string' }, rounds: { type: 'string' }, 'no-torch': { type: 'boolean' }, scale: { type: 'boolean' }, geometry: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' }, 'steps-per-run': { type: 'string' }, rounds: { type: 'string' }, 'no-torch': { type: 'boolean' }, scale: { type: 'boolean' }, infer: { type: 'boolean' }, geometry: { type: 'string' } } });
 const STEPS = Number(args.steps ?? 20);
 const threads = Number(args.threads ?? os.availableParallelism());
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -215,6 +218,46 @@ function scale(rounds: number): void {
   const three = rows.slice(0, 3);
   console.log(`  exponent in frames (8 → 32): vhssl ${slope(three.map((r) => r.ms)).toFixed(2)}, PyTorch ${slope(three.map((r) => r.torchMs)).toFixed(2)}`);
   console.log(`  64² → 128² (4× the pixels): vhssl ${(rows[3]!.ms / rows[0]!.ms).toFixed(2)}×, PyTorch ${(rows[3]!.torchMs / rows[0]!.torchMs).toFixed(2)}×`);
+}
+
+/**
+ * Inference: the exported (frozen) encoder of bench-st on onnxruntime-node, a batch of 8 clips, against PyTorch's
+ * no-grad evaluation forward of the same encoder, interleaved rounds of STEPS batches.
+ */
+async function infer(rounds: number, python: string | null): Promise<void> {
+  const { config, hash } = loadConfig({ file: 'bench-st' });
+  const spec = modelSpec(config);
+  const dir = mkdtempSync(join(os.tmpdir(), 'vhssl-bench-'));
+  const m = buildArtifacts(config, hash, join(dir, 'a'));
+  const params = tensorsOf(initialState(join(dir, 'a'), m));
+  const encoder = await frozenEncoderSession(spec, config.train.seed, params, { threads });
+  rmSync(dir, { recursive: true, force: true });
+  const B = config.train.batch_size;
+  const { frames, height, width } = m.video;
+  const rng = Rng.fromSeed(1, 'bench');
+  const video = new ort.Tensor('float32', new Float32Array(B * frames * height * width * 3).map(() => rng.normal()), [B, frames, height, width, 3]);
+  const ours: number[] = [];
+  const theirs: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    for (let i = 0; i < STEPS + (r === 0 ? 5 : 0); i++) {
+      const t0 = performance.now();
+      await encoder.run(video, [EMBEDDING]);
+      if (r > 0 || i >= 5) ours.push(performance.now() - t0);
+    }
+    if (python) theirs.push(...torchSteps(python, threads, STEPS, 3, undefined, true).steps_ms);
+  }
+  await encoder.release();
+  console.log(`bench-st encoder, no-grad forward of ${B} clips (${rounds} rounds of ${STEPS}, ${threads} threads):`);
+  console.log(`  vhssl (exported encoder, onnxruntime-node)  median ${median(ours).toFixed(2)} ms   best ${Math.min(...ours).toFixed(2)} ms   → ${((B / median(ours)) * 1000).toFixed(0)} clips/s`);
+  if (!python) return;
+  console.log(`  PyTorch eval forward                        median ${median(theirs).toFixed(2)} ms   best ${Math.min(...theirs).toFixed(2)} ms   → ${((B / median(theirs)) * 1000).toFixed(0)} clips/s`);
+  console.log(`  vhssl / PyTorch: median ${(median(theirs) / median(ours)).toFixed(3)}×   best ${(Math.min(...theirs) / Math.min(...ours)).toFixed(3)}×`);
+}
+
+if (args.infer) {
+  const python = args['no-torch'] ? null : torchPython();
+  await infer(Number(args.rounds ?? 5), python);
+  process.exit(0);
 }
 
 if (args.scale) {

@@ -1,7 +1,8 @@
 // Checks bench/torch_step.py (the PyTorch port of config/bench-st.yaml's training step, the reference of bench/step.ts) against vhssl: builds
 // the bench-st artifacts into a temp folder, draws one batch (a seeded random video and the prediction positions),
 // runs the fused step.onnx once on onnxruntime-node from the initial state (lr.<group> = 0.1, step.<group> = 1),
-// writes init.safetensors, batch.safetensors and expected.json (every loss, monitor and gradient norm output; per
+// writes init.safetensors, batch.safetensors and expected.json (the encoder's embedding of the video before the step;
+// every loss, monitor and gradient norm output; per
 // parameter, BatchNorm buffer and momentum slot: sum, Σx², Σ|x| of its value after the step and of the parameter's
 // change), then runs `python3 bench/torch_step.py --check DIR` and exits with its status.
 // Run: npx tsx bench/torch-check.ts [--keep]   (PYTHON=… picks the interpreter; else the first of python3,
@@ -16,7 +17,8 @@ import { loadConfig } from '../src/config/index.ts';
 import { NO_TORCH, torchPython } from './torch.ts';
 import { buildArtifacts } from '../src/graph/artifacts.ts';
 import { samplePositions } from '../src/graph/model/positions.ts';
-import { gradNormName, lossName, VIDEO } from '../src/graph/names.ts';
+import { EMBEDDING, gradNormName, lossName, VIDEO } from '../src/graph/names.ts';
+import { EncoderSession } from '../src/runtime/encoder.ts';
 import { writeSafetensors } from '../src/graph/safetensors.ts';
 import type { Tensor } from '../src/graph/tensor.ts';
 import { toOrt } from '../src/runtime/session.ts';
@@ -69,6 +71,11 @@ const video: Tensor = { dtype: 'float32', shape: [B, frames, height, width, 3], 
 const positions = samplePositions(m.positions, Rng.fromSeed(7, 'torch-check positions'));
 const batch: Record<string, Tensor> = { [VIDEO]: video, ...positions };
 
+// The encoder's embedding of the video at the initial state (artifacts' encoder.onnx, evaluation-mode batch norms).
+const encoder = await EncoderSession.open(join(art, m.graphs.encoder!.file), [EMBEDDING], { threads: 1 });
+const embedding = Array.from((await encoder.run(toOrt(video), [EMBEDDING], state)).get(EMBEDDING)!.data as Float32Array);
+await encoder.release();
+
 const groups = Object.keys(m.groups);
 const stepper = await FusedStepper.open(art, m, state, { threads: 1 });
 const t0 = performance.now();
@@ -99,7 +106,7 @@ for (const [n, t] of state) {
 
 copyFileSync(join(art, m.initial), join(dir, 'init.safetensors'));
 writeSafetensors(join(dir, 'batch.safetensors'), batch);
-writeFileSync(join(dir, 'expected.json'), JSON.stringify({ scalars, values, deltas }, null, 1));
+writeFileSync(join(dir, 'expected.json'), JSON.stringify({ scalars, values, deltas, embedding }, null, 1));
 console.log(`vhssl step.onnx (onnxruntime-node, 1 thread, first run): ${runMs.toFixed(0)} ms; ${Object.keys(values).length} state tensors; files in ${dir}`);
 
 const py = spawnSync(pickPython(), ['bench/torch_step.py', '--check', dir], { stdio: 'inherit' });

@@ -21,9 +21,12 @@ export interface TorchSteps {
   torch: string;
 }
 
-/** `steps` timed steps of the PyTorch reference after `warmup` untimed ones, on `threads` threads (clips of `geometry`). */
-export function torchSteps(python: string, threads: number, steps: number, warmup: number, geometry?: { frames: number; size: number }): TorchSteps {
-  const shape = geometry ? ['--frames', String(geometry.frames), '--size', String(geometry.size)] : [];
+/**
+ * `steps` timed steps of the PyTorch reference after `warmup` untimed ones, on `threads` threads (clips of `geometry`);
+ * `infer`: its encoder's no-grad forward instead of a training step.
+ */
+export function torchSteps(python: string, threads: number, steps: number, warmup: number, geometry?: { frames: number; size: number }, infer = false): TorchSteps {
+  const shape = [...(geometry ? ['--frames', String(geometry.frames), '--size', String(geometry.size)] : []), ...(infer ? ['--infer'] : [])];
   const r = spawnSync(python, [TORCH_STEP, '--bench', '--threads', String(threads), '--steps', String(steps), '--warmup', String(warmup), ...shape], { encoding: 'utf8' });
   if (r.status !== 0) throw new Error(`${TORCH_STEP} --bench failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchSteps;

@@ -7,7 +7,7 @@
 # Parameters are named as vhssl names them, so artifacts' init.safetensors loads by name.
 #
 #   python3 bench/torch_step.py --check DIR      # DIR: init.safetensors, batch.safetensors, expected.json (torch-check.ts)
-#   python3 bench/torch_step.py --bench --threads 1 --steps 20 --warmup 3
+#   python3 bench/torch_step.py --bench --threads 1 --steps 20 --warmup 3 [--infer] [--frames F --size S]
 #
 # torch.compile does not exist in PyTorch 1.13 (Debian's python3-torch), so there is no --compile; --channels-last
 # does not apply (no convolution in this model: the stem is a linear patch embedding).
@@ -120,6 +120,7 @@ class Model:
         for i in range(FRAMES + 1):
             causal[i, i + 1:] = -1e9
         self.mask = {False: None, True: causal}
+        self.training = True
 
     def load(self, tensors):
         names = set(self.p) | set(self.buf)
@@ -154,9 +155,13 @@ class Model:
         return y.reshape(*x.shape[:-1], w.shape[1])
 
     def batchnorm(self, name, x):
-        """Channels-last training-mode BatchNorm over every axis but the last; running stats with the biased variance (as ORT)."""
+        """Channels-last training-mode BatchNorm over every axis but the last; running stats with the biased variance (as ORT).
+        In evaluation (self.training False): the running statistics normalise."""
         c = x.shape[-1]
         x2 = x.reshape(-1, c)
+        if not self.training:
+            rm, rv = self.buf[f"{name}.running_mean"], self.buf[f"{name}.running_var"]
+            return F.batch_norm(x2, rm, rv, self.p[f"{name}.weight"], self.p[f"{name}.bias"], training=False, eps=BN_EPS).reshape(x.shape)
         y = F.batch_norm(x2, None, None, self.p[f"{name}.weight"], self.p[f"{name}.bias"], training=True, eps=BN_EPS)
         with torch.no_grad():
             var, mean = torch.var_mean(x2, 0, unbiased=False)
@@ -199,8 +204,11 @@ class Model:
     # -----------------------------------------------------------------------------------------------------------
     # The step's forward: levels, then the loss terms.
 
-    def forward(self, video, pos_summary):
+    def levels(self, video):
+        """The encoder: (B, F, H, W, 3) → the space level (B, F, D), its per-frame aggregates, the time level's
+        summary output and its full sequence (as vhssl's encoder.onnx and the step's forward compute them)."""
         D, Dt = SPACE["dim"], TIME["dim"]
+        b = video.shape[0]
         # Patchify (B·F·H/p, p1, W/p, p2·C) → (B·F·P, p·p·3), patches row-major, then the linear embedding.
         rows = video.reshape(-1, PATCH, W // PATCH, PATCH * 3).permute(0, 2, 1, 3).reshape(-1, PATCH * PATCH * 3)
         patches = self.batchnorm("space.norm_patch", self.linear("space.embed", rows))  # (B·F·P, Dp), no wall: space owns it
@@ -209,13 +217,27 @@ class Model:
         seq = torch.cat([self.p["space.cls_token"].expand(x.shape[0], 1, D), x], 1) + self.p["space.pos_embed"]
         out = self.transformer("space", seq.reshape(-1, D), P + 1, SPACE).reshape(-1, P + 1, D)
         agg = out[:, 0]  # (B·F, D)
-        space_tokens = self.batchnorm("space.norm_out", agg).reshape(B, FRAMES, D)
+        space_tokens = self.batchnorm("space.norm_out", agg).reshape(b, FRAMES, D)
         # time: input behind a wall, a trailing summary token, causal.
         x = self.linear("time.proj_in", space_tokens.detach().reshape(-1, D)).reshape(-1, FRAMES, Dt)  # (B·C, f, Dt)
         seq = torch.cat([x, self.p["time.summary_token"].expand(x.shape[0], 1, Dt)], 1) + self.p["time.pos_embed"]
         out_t = self.transformer("time", seq.reshape(-1, Dt), FRAMES + 1, TIME).reshape(-1, FRAMES + 1, Dt)
         agg_t = out_t[:, FRAMES]  # (B, Dt)
-        time_tokens = self.batchnorm("time.norm_out", agg_t).reshape(B, 1, Dt)
+        time_tokens = self.batchnorm("time.norm_out", agg_t).reshape(b, 1, Dt)
+        return space_tokens, agg, time_tokens, agg_t, out_t
+
+    def embedding(self, video):
+        """vhssl's `embedding` output: the time level's summary after its output norm, (B, Dt); evaluation mode."""
+        self.training = False
+        try:
+            with torch.no_grad():
+                return self.levels(video)[2].reshape(video.shape[0], -1)
+        finally:
+            self.training = True
+
+    def forward(self, video, pos_summary):
+        D, Dt = SPACE["dim"], TIME["dim"]
+        space_tokens, agg, time_tokens, agg_t, out_t = self.levels(video)
         full = self.batchnorm("time.norm_target", out_t[:, :FRAMES].reshape(-1, Dt)).reshape(B, 1, FRAMES, Dt)
 
         mse = lambda a, b: ((a - b) ** 2).mean()
@@ -288,11 +310,17 @@ def check(dir_):
     batch = read_safetensors(f"{dir_}/batch.safetensors")
     with open(f"{dir_}/expected.json") as f:
         exp = json.load(f)
+    ok = True
+    if "embedding" in exp:  # the encoder at the initial state, evaluation mode
+        emb = model.embedding(batch["video"]).reshape(-1)
+        want = torch.tensor(exp["embedding"], dtype=torch.float32)
+        r = ((emb - want).abs().max() / want.abs().max()).item()
+        ok &= r <= TOL
+        print(f"  {'embedding (encoder)':24s} {emb.numel()} values, largest difference / largest value {r:.2e}")
     opts = model.optimizers()
     out = make_step(model, opts)(batch["video"], {k: v for k, v in batch.items() if k.startswith("pos.")})
 
     rel = lambda a, b, scale: abs(a - b) / max(scale, 1e-30)
-    ok = True
     for name, v in exp["scalars"].items():
         r = rel(out[name].item(), v, abs(v))
         ok &= r <= TOL
@@ -353,7 +381,7 @@ def check(dir_):
     return 0 if ok else 1
 
 
-def bench(threads, steps, warmup, seed):
+def bench(threads, steps, warmup, seed, infer=False):
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -365,8 +393,11 @@ def bench(threads, steps, warmup, seed):
     for i in range(warmup + steps):
         positions = {n: torch.randint(0, r, shape, generator=gen) for n, (shape, r) in POSITIONS.items()}
         t0 = time.perf_counter()
-        out = step(video, positions)
-        out["loss.space"].item()  # eager CPU ops are synchronous; this reads the result all the same
+        if infer:  # the encoder's no-grad evaluation forward: the embedding of the batch
+            model.embedding(video).sum().item()
+        else:
+            out = step(video, positions)
+            out["loss.space"].item()  # eager CPU ops are synchronous; this reads the result all the same
         dt = (time.perf_counter() - t0) * 1000
         if i >= warmup:
             times.append(dt)
@@ -383,6 +414,7 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--infer", action="store_true", help="--bench: time the encoder's no-grad forward (embedding) instead of a step")
     ap.add_argument("--frames", type=int, default=FRAMES, help="--bench: frames per clip (default bench-st's 8)")
     ap.add_argument("--size", type=int, default=H, help="--bench: frame height and width (default bench-st's 64)")
     a = ap.parse_args()
@@ -391,7 +423,7 @@ def main():
         torch.set_num_threads(a.threads)
         return check(a.check)
     if a.bench:
-        return bench(a.threads, a.steps, a.warmup, a.seed)
+        return bench(a.threads, a.steps, a.warmup, a.seed, a.infer)
     ap.error("give --check DIR or --bench")
 
 
