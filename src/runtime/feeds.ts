@@ -8,6 +8,8 @@ import type { Rng } from '../rng.ts';
 import { batchInputs } from './batch-inputs.ts';
 import { toOrt } from './session.ts';
 
+/** A session's inputs by name from the places that hold them; what none holds is left out, for `runChecked` to name. */
+export { feedsOf } from './batch-inputs.ts';
 
 /** Graph inputs (or outputs) by name. */
 export type Feeds = Record<string, ort.Tensor>;
@@ -18,24 +20,6 @@ export type FeedSource = Readonly<Feeds> | ReadonlyMap<string, ort.Tensor>;
 export const f32 = (v: number): ort.Tensor => new ort.Tensor('float32', Float32Array.of(v), []);
 export const i64 = (v: number): ort.Tensor => new ort.Tensor('int64', BigInt64Array.of(BigInt(v)), []);
 export const scalarOf = (t: ort.Tensor): number => Number((t.data as ArrayLike<number | bigint>)[0]);
-
-/**
- * Every one of `inputs` that a source holds, from the first source that holds it. What no source holds is left out,
- * for `runChecked` to name.
- */
-export function feedsOf(inputs: readonly string[], ...sources: FeedSource[]): Feeds {
-  const feeds: Feeds = {};
-  for (const name of inputs) {
-    for (const s of sources) {
-      const t = s instanceof Map ? s.get(name) : (s as Readonly<Feeds>)[name];
-      if (t) {
-        feeds[name] = t;
-        break;
-      }
-    }
-  }
-  return feeds;
-}
 
 /**
  * The feeds `names` of each of `steps` stacked along a new leading block axis: (K, ...dims), step k's data at row k.

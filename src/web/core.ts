@@ -14,7 +14,7 @@ import { decodeSafetensors, encodeSafetensors } from '../graph/safetensors-codec
 import type { DType, TypedArray } from '../graph/dtype.ts';
 import type { Tensor } from '../graph/tensor.ts';
 import { Rng } from '../rng.ts';
-import { batchInputs } from '../runtime/batch-inputs.ts';
+import { batchInputs, feedsOf } from '../runtime/batch-inputs.ts';
 import { checkpointMetadata, CHECKPOINT_FORMAT, type TrainProgress } from '../train/checkpoint-format.ts';
 import type { SampleEmbedding, SiteInfo, StepReport } from './protocol.ts';
 
@@ -146,15 +146,13 @@ export class SampleTrainer {
     const t0 = performance.now();
     const { info, manifest } = this.files;
     const host = batchInputs(manifest, this.position, this.batch(this.first), this.second ? this.batch(this.second) : null);
-    const feeds: Record<string, OrtTensor> = {};
-    for (const [name, t] of Object.entries(host)) feeds[name] = ortOf(this.ort, t);
+    const data = Object.fromEntries(Object.entries(host).map(([name, t]) => [name, ortOf(this.ort, t)]));
+    const scalars: Record<string, OrtTensor> = { [EMA_DECAY]: new this.ort.Tensor('float32', Float32Array.of(info.train.emaDecay), []) };
     for (const g of info.groups) {
-      feeds[lrName(g)] = new this.ort.Tensor('float32', Float32Array.of(lr), []);
-      feeds[stepName(g)] = new this.ort.Tensor('int64', BigInt64Array.of(BigInt(this.progress.groupSteps[g]! + this.steps + 1)), []);
+      scalars[lrName(g)] = new this.ort.Tensor('float32', Float32Array.of(lr), []);
+      scalars[stepName(g)] = new this.ort.Tensor('int64', BigInt64Array.of(BigInt(this.progress.groupSteps[g]! + this.steps + 1)), []);
     }
-    feeds[EMA_DECAY] = new this.ort.Tensor('float32', Float32Array.of(info.train.emaDecay), []);
-    for (const name of this.stepSession.inputNames) if (!feeds[name]) feeds[name] = this.state.get(name)!;
-    for (const name of Object.keys(feeds)) if (!this.stepSession.inputNames.includes(name)) delete feeds[name];
+    const feeds = feedsOf(this.stepSession.inputNames, data, scalars, this.state);
     const missing = this.stepSession.inputNames.filter((n) => !feeds[n]);
     if (missing.length) throw new Error(`step graph: no value for ${missing.join(', ')}`);
     const out = await this.stepSession.run(feeds);
@@ -172,9 +170,8 @@ export class SampleTrainer {
   /** The encoder's embedding of a batch of normalised clips (B, F, H, W, 3), rows L2-normalised. */
   private async embedBatch(x: Float32Array, count: number): Promise<Float32Array> {
     const { frames, height, width } = this.files.manifest.video;
-    const feeds: Record<string, OrtTensor> = { [VIDEO]: new this.ort.Tensor('float32', x, [count, frames, height, width, 3]) };
-    for (const name of this.encoderSession.inputNames) if (name !== VIDEO) feeds[name] = this.state.get(name)!;
-    const out = await this.encoderSession.run(feeds, [levelOutput(EMBEDDING)]);
+    const video = new this.ort.Tensor('float32', x, [count, frames, height, width, 3]);
+    const out = await this.encoderSession.run(feedsOf(this.encoderSession.inputNames, { [VIDEO]: video }, this.state), [levelOutput(EMBEDDING)]);
     const e = out[levelOutput(EMBEDDING)]!;
     return l2Normalize(e.data as Float32Array, e.dims[1]!);
   }
