@@ -3,6 +3,7 @@
 // sessions, trains and embeds on request (protocol.ts). Training yields between steps, so a pause is taken at the
 // next step.
 import * as ort from 'onnxruntime-web';
+import { jsSims } from '../eval/knn-core.ts';
 import type { Manifest } from '../graph/artifacts.ts';
 import { SampleTrainer, type SiteFiles } from './core.ts';
 import type { FromWorker, SiteInfo, ToWorker } from './protocol.ts';
@@ -77,13 +78,11 @@ async function handle(m: ToWorker): Promise<void> {
       const feature = await trainer.embedClip(m.frames, m.count, m.height, m.width);
       bank ??= await trainer.knn();
       const { train: tr, test } = bank;
-      const near = (split: 'train' | 'test', e: typeof tr) =>
-        Array.from(e.labels, (label, i) => {
-          let s = 0;
-          for (let d = 0; d < e.dim; d++) s += feature[d]! * e.features[i * e.dim + d]!;
-          return { split, video: e.videos[i]!, label, similarity: s };
-        });
-      const neighbours = [...near('train', tr), ...near('test', test)].sort((a, b) => b.similarity - a.similarity).slice(0, 8);
+      const near = async (split: 'train' | 'test', e: typeof tr) => {
+        const sims = await jsSims(e.features, e.labels.length, e.dim)(feature, 1);
+        return Array.from(e.labels, (label, i) => ({ split, video: e.videos[i]!, label, similarity: sims[i]! }));
+      };
+      const neighbours = [...(await near('train', tr)), ...(await near('test', test))].sort((a, b) => b.similarity - a.similarity).slice(0, 8);
       return post({ type: 'embedded', feature, neighbours });
     }
     case 'checkpoint': {
