@@ -153,6 +153,7 @@ export const GRAD_CASES: Record<DifferentiableOp, GradCase[]> = {
     { name: '2-D stride 2 pad 1 with bias', dtype: f32, inputs: [x(2, 3, 7, 6), x(4, 3, 3, 3), x(4)], build: (b, [a, w, c]) => b.Conv(a!, w!, c!, { strides: [2, 2], pads: [1, 1, 1, 1] }) },
     { name: '2-D groups 2, dilation 2', dtype: f32, inputs: [x(1, 4, 7, 7), x(6, 2, 3, 2)], build: (b, [a, w]) => b.Conv(a!, w!, null, { group: 2, dilations: [2, 1], pads: [0, 1, 2, 0] }) },
     { name: '2-D unit stride, dilation (2,1), asymmetric pads', dtype: f32, inputs: [x(2, 3, 6, 5), x(4, 3, 3, 2)], build: (b, [a, w]) => b.Conv(a!, w!, null, { dilations: [2, 1], pads: [2, 0, 1, 1] }) },
+    { name: '2-D 16 channels (the weight gradient in 3 chunks of 3 offsets)', dtype: f32, inputs: [x(1, 16, 4, 5), x(2, 16, 3, 3)], build: (b, [a, w]) => b.Conv(a!, w!, null, { pads: [1, 1, 1, 1] }) },
     { name: '3-D separable (1,3,3) then (3,1,1)', dtype: f32, inputs: [x(1, 2, 4, 5, 5), x(3, 2, 1, 3, 3), x(3, 3, 3, 1, 1)], build: (b, [a, w1, w2]) => b.Conv(b.Conv(a!, w1!, null, { pads: [0, 1, 1, 0, 1, 1], strides: [1, 2, 2] }), w2!, null, { pads: [1, 0, 0, 1, 0, 0] }) },
   ],
   MaxPool: [
