@@ -323,8 +323,8 @@ export class GraphBuilder {
     return this.one('Expand', [x, s]);
   }
   Tile(x: Value, repeats: Ints) { return this.one('Tile', [x, this.ints(repeats)]); }
-  /** Constant zero padding: `pads` = [begin per axis..., end per axis...]. */
-  Pad(x: Value, pads: Ints) { return this.one('Pad', [x, this.ints(pads)]); }
+  /** Constant padding with `value` (default 0): `pads` = [begin per axis..., end per axis...]; negative ones crop. */
+  Pad(x: Value, pads: Ints, value = 0) { return this.one('Pad', value === 0 ? [x, this.ints(pads)] : [x, this.ints(pads), this.scalarLike(value, x)]); }
   /** The shape of `x` as a 1-D int64 value, optionally dims [start, end) only. */
   Shape(x: Value, start?: number, end?: number) {
     const attrs: Record<string, Attr> = {};

@@ -16,6 +16,8 @@ const CASES: Case[] = [
   { name: '2-D 3×3 stride 2 pad 1', shape: [2, 3, 7, 6], pool: { kernel: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] } },
   { name: '3-D (1,3,3) stride (1,2,2) pad (0,1,1), the S3D stem\'s', shape: [2, 2, 3, 8, 8], pool: { kernel: [1, 3, 3], strides: [1, 2, 2], pads: [0, 1, 1, 0, 1, 1] } },
   { name: '2-D 2×2 stride 2', shape: [1, 2, 6, 6], pool: { kernel: [2, 2], strides: [2, 2] } },
+  { name: '2-D 2×2 stride 3: gaps between windows, whose positions get zero', shape: [1, 2, 8, 7], pool: { kernel: [2, 2], strides: [3, 3] } },
+  { name: '2-D 3×3 pad 1 over one row: offsets that read only padding', shape: [1, 2, 1, 5], pool: { kernel: [3, 3], strides: [1, 1], pads: [1, 1, 1, 1] } },
   { name: '2-D 3×2 stride 1, dilation (2,1), asymmetric pads', shape: [1, 2, 7, 5], pool: { kernel: [3, 2], strides: [1, 1], pads: [2, 0, 1, 1], dilations: [2, 1] } },
 ];
 

@@ -86,7 +86,7 @@ function kernelOffsets(kernel: readonly number[]): number[][] {
  * the first position of its window, in row-major kernel order, that holds the maximum: the one ORT's kernel indexes
  * (it keeps a value only when strictly greater; padding is never a candidate). Leading spatial axes the window does
  * not slide over (kernel 1, stride 1, no padding: the time axis of S3D's (1, 3, 3) pools) join N and C in the rows,
- * so that S3D's scatter is a 2-D ConvTranspose (WebGPU has none in 3-D).
+ * so that S3D's pools are 2-D (WebGPU's kernels are surest there).
  */
 function maxPoolInputGrad(b: GraphBuilder, v: Value, y: Value, dy: Value, win: Window): Value {
   const n = win.kernel.length;
@@ -100,45 +100,78 @@ function maxPoolInputGrad(b: GraphBuilder, v: Value, y: Value, dy: Value, win: W
     dilations: win.dilations.slice(lead),
     pads: [...win.pads.slice(lead, n), ...win.pads.slice(n + lead)],
   };
-  return b.Reshape(routeToMaxima(b, fold(v), fold(y), fold(dy), rest), v.shape);
+  return b.Reshape(routeSeparably(b, fold(v), fold(y), fold(dy), rest), v.shape);
 }
 
 /**
- * MaxPool's dX for one channel per row: x (R, 1, in…), y and dy (R, 1, out…) → (R, 1, in…). With X_k (R, 1, out…) the
- * input that kernel offset k (of K) sees, a strided slice of the zero-padded x:
- *   score_k = [X_k = y]·(K − k)·[offset k of the window lies inside x]
- *   dX = Σ_k scatter_k(dy·[score_k = max_j score_j])
- * the scatter being one ConvTranspose of the (R, K, out…) routed gradients with a one-hot (K, 1, kernel…) weight.
+ * MaxPool's dX for one channel per row, x (R, 1, in…), y and dy (R, 1, out…) → (R, 1, in…), one axis at a time. A
+ * box window's maximum is the maximum over its rows of each row's maximum: y = pool_0(pool_1(…pool_{n−1}(x))), each
+ * pool_a along axis a alone. Routing dY back through that chain, first axis first, each step to the first offset of
+ * its 1-D window that holds the maximum, sends it to the first row holding the window's maximum and, in that row, to
+ * the first position: the first in row-major order, the position ORT's kernel indexes (it keeps a value only when
+ * strictly greater; padding is never a candidate). The intermediate maxima are recomputed (a MaxPool each, cheap).
+ * A 1-D route costs a few passes per kernel offset over tensors of the output's size, against the n-D one's
+ * (R, K, out…) stack of every offset's window and a ConvTranspose to place them back (K = 9 for 3×3).
  */
-function routeToMaxima(b: GraphBuilder, x: Value, y: Value, dy: Value, win: Window): Value {
+function routeSeparably(b: GraphBuilder, x: Value, y: Value, dy: Value, win: Window): Value {
   const n = win.kernel.length;
-  const inDims = x.shape.slice(2) as number[];
-  const out = y.shape.slice(2) as number[];
-  const offsets = kernelOffsets(win.kernel);
-  const K = offsets.length;
-  const axes = win.kernel.map((_, i) => i + 2);
-  const padded = win.pads.some((p) => p !== 0) ? b.Pad(x, [0, 0, ...win.pads.slice(0, n), 0, 0, ...win.pads.slice(n)]) : x;
-  const windows = offsets.map((k) => {
-    const starts = k.map((ki, i) => ki * win.dilations[i]!);
-    const ends = k.map((_, i) => starts[i]! + (out[i]! - 1) * win.strides[i]! + 1);
-    return b.Slice(padded, starts, ends, axes, win.strides); // (R, 1, out…)
+  const along = (a: number, t: Value) => {
+    const one = (v: number, own: number) => win.kernel.map((_, i) => (i === a ? own : v));
+    return b.MaxPool(t, { kernel: one(1, win.kernel[a]!), strides: one(1, win.strides[a]!), dilations: one(1, win.dilations[a]!), pads: [...one(0, win.pads[a]!), ...one(0, win.pads[a + n]!)] }).y;
+  };
+  const axes = win.kernel.map((_, i) => i).filter((i) => win.kernel[i]! > 1 || win.strides[i]! > 1 || win.pads[i]! > 0 || win.pads[i + n]! > 0);
+  // chain[j]: x pooled along the last j of `axes`; chain[axes.length] is y
+  const chain = [x];
+  for (const a of [...axes].reverse().slice(0, -1)) chain.push(along(a, chain.at(-1)!));
+  chain.push(y);
+  let d = dy;
+  axes.forEach((a, j) => {
+    const i = axes.length - j;
+    d = route1d(b, chain[i - 1]!, chain[i]!, d, a + 2, win.kernel[a]!, win.strides[a]!, win.dilations[a]!, win.pads[a]!);
   });
-  const xk = K === 1 ? windows[0]! : b.Concat(windows, 1); // (R, K, out…)
-  // (K − k) as (1, K, 1…), times per padded axis i whether offset k lands inside x: (1, K, 1…, out_i, 1…)
-  const along = (i: number) => out.map((o, j) => (j === i ? o : 1));
-  let weight = b.constant(tensor(x.dtype, [1, K, ...Array<number>(n).fill(1)], offsets.map((_, k) => K - k)));
-  for (let i = 0; i < n; i++) {
-    if (win.pads[i] === 0 && win.pads[i + n] === 0) continue;
-    const inside = offsets.flatMap((k) => Array.from({ length: out[i]! }, (_, o) => {
-      const p = o * win.strides[i]! - win.pads[i]! + k[i]! * win.dilations[i]!;
-      return p >= 0 && p < inDims[i]! ? 1 : 0;
-    }));
-    weight = b.Mul(weight, b.constant(tensor(x.dtype, [1, K, ...along(i)], inside)));
+  return d;
+}
+
+/**
+ * The 1-D route of one separable step: dY of y = max over windows along `axis` of x (kernel k, stride s, dilation
+ * dil, leading pad lo) back to x. Offset j of output o reads x at o·s + j·dil − lo (its window X_j: a strided slice,
+ * NaN where it falls in the padding, and NaN equals no maximum). Offsets are visited in order, each taking what is
+ * left of dY where it holds the maximum (left_{j+1} = left_j − taken_j: dY once, then exactly 0). Back in x, the
+ * positions p = s·m + ρ of one residue ρ receive taken_j[m + c] from each offset with ρ + lo − j·dil = c·s: a shift
+ * of it, so dX is s such sums, interleaved. Every pass is over a tensor of y's size. Float masks, not And/Or: WebGPU
+ * has neither.
+ */
+function route1d(b: GraphBuilder, x: Value, y: Value, dy: Value, axis: number, k: number, s: number, dil: number, lo: number): Value {
+  const rank = x.shape.length;
+  const [len, out] = [x.shape[axis] as number, y.shape[axis] as number];
+  const at = (v: number, rest = 0) => Array.from({ length: rank }, (_, i) => (i === axis ? v : rest));
+  const taken: (Value | undefined)[] = [];
+  let left = dy;
+  for (let j = 0; j < k; j++) {
+    const first = j * dil - lo; // x position of output 0's offset j
+    const before = first < 0 ? Math.ceil(-first / s) : 0; // outputs whose offset j lies before x
+    const last = first + (out - 1) * s;
+    const after = last >= len ? Math.ceil((last - len + 1) / s) : 0; // … and after it
+    if (before + after >= out) continue; // this offset reads only padding: it never holds a maximum
+    const start = first + before * s;
+    const inside = b.Slice(x, [start], [start + (out - before - after - 1) * s + 1], [axis], [s]);
+    const xj = before + after > 0 ? b.Pad(inside, [...at(before), ...at(after)], Number.NaN) : inside;
+    taken[j] = b.Mul(b.Cast(b.Equal(xj, y), dy.dtype), left);
+    if (j < k - 1) left = b.Sub(left, taken[j]!);
   }
-  const score = b.Mul(b.Cast(b.Equal(xk, y), x.dtype), weight);
-  const first = b.Cast(b.Equal(score, b.ReduceMax(score, [1], true)), x.dtype);
-  const oneHot = b.constant(tensor(x.dtype, [K, 1, ...win.kernel], offsets.flatMap((_, k) => offsets.map((_, j) => (j === k ? 1 : 0)))));
-  return b.ConvTranspose(b.Mul(first, dy), oneHot, null, { strides: win.strides, pads: win.pads, dilations: win.dilations, outputPadding: outputPadding(x, dy, win) });
+  const per = Math.ceil(len / s); // positions per residue (the last residues may have one fewer: cropped below)
+  const residues = Array.from({ length: s }, (_, rho) => {
+    const terms = taken.flatMap((t, j) => {
+      const c = (rho + lo - j * dil) / s;
+      if (!t || !Number.isInteger(c)) return [];
+      return [c === 0 && per === out ? t : b.Pad(t, [...at(-c), ...at(per - out + c)])];
+    });
+    const shape = x.shape.map((d, i) => (i === axis ? per : (d as number)));
+    return terms.length === 0 ? b.ConstantOfShape(b.ints(shape), 0, dy.dtype) : terms.reduce((p, t) => b.Add(p, t));
+  });
+  if (s === 1) return residues[0]!;
+  const grid = b.Reshape(b.Concat(residues.map((t) => b.Unsqueeze(t, [axis + 1])), axis + 1), x.shape.map((d, i) => (i === axis ? per * s : (d as number))));
+  return per * s === len ? grid : b.Pad(grid, [...at(0), ...at(len - per * s)]);
 }
 
 /**
