@@ -48,7 +48,9 @@ export const elementwiseGrads = {
   // dx = dy·y·(1 - y)
   Sigmoid: ({ b, y, dy }) => [() => b.Mul(dy[0]!, b.Mul(y[0]!, b.Sub(b.scalarLike(1, y[0]!), y[0]!)))],
   Softplus: ({ b, x, dy }) => [() => b.Mul(dy[0]!, b.Sigmoid(x[0]!))],
-  Relu: ({ b, x, dy }) => [() => b.Where(b.Greater(x[0]!, b.scalarLike(0, x[0]!)), dy[0]!, b.scalarLike(0, dy[0]!))],
+  // dx = dy·[x > 0], as a product: ORT's CPU Where with a broadcast scalar is about 4× slower than Mul, and a
+  // stem's ReLUs run over the largest tensors of a step (an infinite dY where x ≤ 0 now gives NaN, not 0)
+  Relu: ({ b, x, dy }) => [() => b.Mul(dy[0]!, b.Cast(b.Greater(x[0]!, b.scalarLike(0, x[0]!)), dy[0]!.dtype))],
   Abs: ({ b, x, dy }) => [() => b.Mul(dy[0]!, b.Sign(x[0]!))],
   // y = 1/x: dx = -dy·y²
   Reciprocal: ({ b, y, dy }) => [() => b.Neg(b.Mul(dy[0]!, b.Mul(y[0]!, y[0]!)))],
