@@ -3,6 +3,7 @@
 // and never switches on op type.
 import type { GraphBuilder } from '../builder.ts';
 import type { Attr, Node, Value } from '../ir.ts';
+import { sameShape, type Shape } from '../shape.ts';
 import type { AutodiffError } from './errors.ts';
 
 export interface GradCtx {
@@ -46,4 +47,23 @@ export type GradEntry = GradRule | typeof NOT_DIFFERENTIABLE | typeof NOT_IMPLEM
 export function once<T>(build: () => T): () => T {
   let done: { value: T } | undefined;
   return () => (done ??= { value: build() }).value;
+}
+
+/**
+ * `g` with the axes it has beyond `shape`, and those where `shape` is 1 and `g` is not, summed away: `shape` itself,
+ * or a broadcast of it where `g` is 1 and `shape` is not. Null when `g` does not broadcast to `shape` that way.
+ */
+export function sumTo(b: GraphBuilder, g: Value, shape: Shape): Value | null {
+  if (sameShape(g.shape, shape)) return g;
+  const lead = g.shape.length - shape.length;
+  if (lead < 0) return null;
+  const axes: number[] = [];
+  for (const [k, d] of g.shape.entries()) {
+    if (k < lead) axes.push(k);
+    else if (shape[k - lead] === 1 && d !== 1) axes.push(k);
+    else if (shape[k - lead] !== d && d !== 1) return null;
+  }
+  let r = axes.length ? b.ReduceSum(g, axes, true) : g;
+  if (lead > 0) r = b.Squeeze(r, Array.from({ length: lead }, (_, k) => k));
+  return r;
 }

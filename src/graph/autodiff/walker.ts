@@ -5,7 +5,7 @@ import type { Attr, Node, Value } from '../ir.ts';
 import { OPS, type OpType } from '../ops/index.ts';
 import { fmtShape, sameShape, type Shape } from '../shape.ts';
 import { AutodiffError } from './errors.ts';
-import { NOT_DIFFERENTIABLE, type GradCtx, type GradEntry, type InputGrad } from './rule.ts';
+import { NOT_DIFFERENTIABLE, sumTo, type GradCtx, type GradEntry, type InputGrad } from './rule.ts';
 import { GRAD_RULES } from './rules/index.ts';
 
 export interface GradientsOptions {
@@ -48,16 +48,18 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
     if (list) list.push(g);
     else pending.set(v, [g]);
   };
-  // Fan-in: the sum of every contribution, emitted once, when the value's gradient is first read.
+  // Fan-in: the sum of every contribution, emitted once, when the value's gradient is first read. A contribution may
+  // be a broadcast of itself (size 1 where the value is not: a reduction's gradient): Add broadcasts it onto a
+  // full-size one, and only a sum of such is expanded, so that no full-size copy of a per-channel gradient is written.
   const total = (v: Value): Value | undefined => {
     const list = pending.get(v);
     if (!list) return undefined;
-    if (list.length > 1) {
-      const sum = list.reduce((acc, g) => b.Add(acc, g));
-      pending.set(v, [sum]);
-      return sum;
-    }
-    return list[0];
+    const full = list.filter((g) => sameShape(g.shape, v.shape));
+    const ordered = [...full, ...list.filter((g) => !full.includes(g))];
+    const sum = ordered.reduce((acc, g) => b.Add(acc, g));
+    const grad = full.length > 0 ? sum : b.Expand(sum, b.shapeValue(v.shape, v));
+    pending.set(v, [grad]);
+    return grad;
   };
 
   const scope = o.scope ?? 'grad';
@@ -134,21 +136,14 @@ function context(b: GraphBuilder, node: Node, dy: (Value | undefined)[]): GradCt
   };
 }
 
-/** Sums the broadcast axes of gradient `g` away so it has the input's `shape`; any other mismatch is a rule bug. */
+/**
+ * Sums the broadcast axes of gradient `g` away so that it has the input's `shape`, or is a broadcast of it (size 1
+ * where `shape` is not; the fan-in expands it); any other mismatch is a rule bug.
+ */
 function sumToShape(b: GraphBuilder, n: Node, i: number, g: Value, shape: Shape): Value {
   const where = { node: n.name, op: n.opType, input: i };
-  const bad = () => new AutodiffError(`gradient for input ${i} has shape ${fmtShape(g.shape)}, expected ${fmtShape(shape)}`, where);
   if (g.dtype !== n.inputs[i]!.dtype) throw new AutodiffError(`gradient for input ${i} has dtype ${g.dtype}, expected ${n.inputs[i]!.dtype}`, where);
-  if (sameShape(g.shape, shape)) return g;
-  const lead = g.shape.length - shape.length;
-  if (lead < 0) throw bad();
-  const axes: number[] = [];
-  g.shape.forEach((d, k) => {
-    if (k < lead) axes.push(k);
-    else if (shape[k - lead] === 1 && d !== 1) axes.push(k);
-    else if (shape[k - lead] !== d) throw bad();
-  });
-  let r = axes.length ? b.ReduceSum(g, axes, true) : g;
-  if (lead > 0) r = b.Squeeze(r, Array.from({ length: lead }, (_, k) => k));
+  const r = sumTo(b, g, shape);
+  if (!r) throw new AutodiffError(`gradient for input ${i} has shape ${fmtShape(g.shape)}, expected ${fmtShape(shape)}`, where);
   return r;
 }

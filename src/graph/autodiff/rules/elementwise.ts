@@ -3,7 +3,7 @@ import type { GraphBuilder } from '../../builder.ts';
 import { isFloat } from '../../dtype.ts';
 import type { Value } from '../../ir.ts';
 import type { elementwiseOps } from '../../ops/elementwise.ts';
-import { NOT_DIFFERENTIABLE, NOT_IMPLEMENTED, once, type GradEntry } from '../rule.ts';
+import { NOT_DIFFERENTIABLE, NOT_IMPLEMENTED, once, sumTo, type GradEntry } from '../rule.ts';
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
@@ -28,7 +28,8 @@ function geluErfSlope(b: GraphBuilder, v: Value): Value {
 export const elementwiseGrads = {
   Identity: ({ dy }) => [() => dy[0]!],
   Add: ({ dy }) => [() => dy[0]!, () => dy[0]!],
-  Sub: ({ b, dy }) => [() => dy[0]!, () => b.Neg(dy[0]!)],
+  // The subtrahend's gradient is negated after its broadcast axes are summed (a per-channel mean's: no full-size Neg)
+  Sub: ({ b, x, dy }) => [() => dy[0]!, () => b.Neg(sumTo(b, dy[0]!, x[1]!.shape) ?? dy[0]!)],
   Neg: ({ b, dy }) => [() => b.Neg(dy[0]!)],
   // d(a·c) = dy·c, dy·a
   Mul: ({ b, x, dy }) => [() => b.Mul(dy[0]!, x[1]!), () => b.Mul(dy[0]!, x[0]!)],

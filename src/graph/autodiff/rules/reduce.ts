@@ -1,5 +1,4 @@
 // Gradients of reductions and of softmax / log-softmax over one axis.
-import type { GraphBuilder } from '../../builder.ts';
 import type { Value } from '../../ir.ts';
 import type { reduceOps } from '../../ops/reduce.ts';
 import { normAxis, product } from '../../shape.ts';
@@ -17,17 +16,15 @@ function keepdims(g: GradCtx, d: Value): Value {
   return g.int('keepdims', 1) === 1 ? d : g.b.Unsqueeze(d, axesOf(g));
 }
 
-function expandTo(b: GraphBuilder, d: Value, like: Value): Value {
-  return b.Expand(d, b.shapeValue(like.shape, like));
-}
-
+// The gradients of ReduceSum and ReduceMean stay per reduced slice, (1…) on the reduced axes: the walker's fan-in
+// adds them onto a full-size contribution by broadcasting, and expands them only if there is none.
 export const reduceGrads = {
-  ReduceSum: (g) => [() => expandTo(g.b, keepdims(g, g.dy[0]!), g.x[0]!), undefined],
+  ReduceSum: (g) => [() => keepdims(g, g.dy[0]!), undefined],
   ReduceMean: (g) => {
     const x = g.x[0]!;
     const count = product(axesOf(g).map((a) => x.shape[a]!));
     if (typeof count !== 'number') throw g.error('the ReduceMean gradient over a symbolic axis is not supported', 0);
-    return [() => expandTo(g.b, g.b.Div(keepdims(g, g.dy[0]!), g.b.scalarLike(count, x)), x), undefined];
+    return [() => g.b.Div(keepdims(g, g.dy[0]!), g.b.scalarLike(count, x)), undefined];
   },
   // Ties share the gradient equally: dx = dy·[x = max] / #max
   ReduceMax: (g) => [
