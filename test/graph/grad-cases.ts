@@ -72,6 +72,10 @@ export const GRAD_CASES: Record<DifferentiableOp, GradCase[]> = {
     { name: 'negative axis no keepdims', dtype: f64, inputs: [x(2, 3, 4)], build: (b, [a]) => b.ReduceSum(a!, [-1], false) },
     { name: 'all axes', dtype: f64, inputs: [x(2, 3)], build: (b, [a]) => b.ReduceSum(a!) },
   ],
+  ReduceSumSquare: [
+    { name: 'axes keepdims', dtype: f64, inputs: [x(2, 3, 4)], build: (b, [a]) => b.ReduceSumSquare(a!, [0, 2], true) },
+    { name: 'negative axis no keepdims', dtype: f64, inputs: [x(2, 3, 4)], build: (b, [a]) => b.ReduceSumSquare(a!, [-1], false) },
+  ],
   ReduceMean: [
     { name: 'axes', dtype: f64, inputs: [x(2, 3, 4)], build: (b, [a]) => b.ReduceMean(a!, [1], false) },
     { name: 'all axes keepdims', dtype: f64, inputs: [x(3, 2)], build: (b, [a]) => b.ReduceMean(a!) },

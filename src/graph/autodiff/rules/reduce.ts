@@ -2,7 +2,7 @@
 import type { Value } from '../../ir.ts';
 import type { reduceOps } from '../../ops/reduce.ts';
 import { normAxis, product } from '../../shape.ts';
-import { NOT_IMPLEMENTED, type GradCtx, type GradEntry } from '../rule.ts';
+import { type GradCtx, type GradEntry } from '../rule.ts';
 
 /** The reduced axes (all axes when the axes input is omitted), normalised and sorted. */
 function axesOf(g: GradCtx): number[] {
@@ -49,5 +49,6 @@ export const reduceGrads = {
     const d = g.dy[0]!;
     return [() => b.Sub(d, b.Mul(b.Exp(g.y[0]!), b.ReduceSum(d, [g.int('axis', -1)], true)))];
   },
-  ReduceSumSquare: NOT_IMPLEMENTED,
+  // dx = 2·x·dy, the factor 2 applied to dy (per reduced slice) before it broadcasts
+  ReduceSumSquare: (g) => [() => g.b.Mul(g.x[0]!, g.b.Mul(keepdims(g, g.dy[0]!), g.b.scalarLike(2, g.x[0]!))), undefined],
 } satisfies Record<keyof typeof reduceOps, GradEntry>;
