@@ -2,7 +2,6 @@
 // (`<group>.blocks.0.attn.qkv.weight`); every initialiser draws from the run's seeded Rng.
 import type { GraphBuilder } from '../builder.ts';
 import type { Value } from '../ir.ts';
-import { product } from '../shape.ts';
 import type { Rng } from '../../rng.ts';
 import { ones, truncNormal, zeros } from './init.ts';
 
@@ -72,7 +71,7 @@ export function batchNorm(c: Ctx, name: string, x: Value, o: { channelsLast: boo
  * Training-mode batch norm from primitives, as ONNX's BatchNormalization-15 with training_mode=1 defines it and ORT's
  * CPU kernel computes it (WebGPU's kernel refuses training_mode=1). Statistics over every axis of x but `axis` (the
  * C channels); scale, bias and the running statistics are (C); m is PyTorch's momentum, ONNX's is 1 − m.
- *   μ = mean(x), σ² = Σ(x − μ)²/n (biased, also in the running variance, as ORT's kernel)
+ *   μ = mean(x), σ² = mean((x − μ)²) (biased, also in the running variance, as ORT's kernel)
  *   y = (x − μ)·(scale/√(σ² + eps)) + bias
  *   running_mean' = running_mean·(1 − m) + μ·m,   running_var' = running_var·(1 − m) + σ²·m
  * Its gradient is autodiff's over these nodes; the running statistics are state, read by no loss.
@@ -88,11 +87,7 @@ export function batchNormTrain(
   const perChannel = (t: Value) => (o.axis === rank - 1 ? t : b.Reshape(t, [ch, ...Array<number>(rank - 1 - o.axis).fill(1)]));
   const mean = b.ReduceMean(x, axes, true); // (1…, C, 1…)
   const centred = b.Sub(x, mean);
-  // Σ(x − μ)² in one reduction: no full-size square in the forward, and one product, not two, in the backward
-  const count = product(axes.map((a) => x.shape[a]!));
-  const variance = typeof count === 'number'
-    ? b.Div(b.ReduceSumSquare(centred, axes, true), b.scalarLike(count, x))
-    : b.ReduceMean(b.Mul(centred, centred), axes, true);
+  const variance = b.ReduceMean(b.Mul(centred, centred), axes, true);
   const gain = b.Mul(b.Reciprocal(b.Sqrt(b.Add(variance, b.scalarLike(o.eps, x)))), perChannel(scale));
   const y = b.Add(b.Mul(centred, gain), perChannel(bias));
   // The weights ORT uses: ONNX's momentum is a float32 attribute, 1 − m rounded; the batch gets 1 minus that.
