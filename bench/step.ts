@@ -1,10 +1,11 @@
 // Training-step benchmark: the fused step graph of config/bench-st.yaml (and bench-s3d.yaml) on onnxruntime-node, fed
 // the way `vhssl train` feeds it (same stepper), with a synthetic batch so the data pipeline is not measured here
-// (bench/data.ts does that), side by side with the same step in eager PyTorch (bench/torch_step.py, bench-st only;
-// checked against vhssl's losses and gradients by bench/torch-check.ts) when a python3 with torch is there: interleaved
-// rounds, each vhssl's STEPS steps then PyTorch's, on the same number of threads. Prints per engine median and best
-// step time, clips/s, GFLOP/s, the ratio to ORT's own 1024³ MatMul GFLOP/s measured in this process, and peak RSS;
-// the last line is `step clips_per_s=<vhssl> torch_clips_per_s=<pytorch> ratio=<vhssl/pytorch> peak_rss_mb=<vhssl>`.
+// (bench/data.ts does that), side by side with the same step in eager PyTorch (bench/torch_step.py --config bench-st or
+// bench-s3d; checked against vhssl's losses and gradients by bench/torch-check.ts) when a python3 with torch is there:
+// interleaved rounds, each vhssl's STEPS steps then PyTorch's, on the same number of threads. Prints per engine median
+// and best step time, clips/s, GFLOP/s, the ratio to ORT's own 1024³ MatMul GFLOP/s measured in this process, and peak RSS;
+// the last line is `step clips_per_s=<vhssl> torch_clips_per_s=<pytorch> ratio=<vhssl/pytorch> peak_rss_mb=<vhssl>`, of
+// bench-st (of bench-s3d with --only s3d).
 // With --steps-per-run 1,4 it instead times bench-st with train.steps_per_run = each K (K = 1: step.onnx once per step;
 // K > 1: blocks of K steps in one run of step.loop.onnx), in interleaved rounds of the same number of steps, and prints
 // per K the best and median time per step and the ratio to the first K.
@@ -34,7 +35,7 @@ import { Rng } from '../src/rng.ts';
 import { readFileSync } from 'node:fs';
 import { modelSpec } from '../src/graph/model/from-config.ts';
 import { stepGraph } from '../src/graph/model/graphs.ts';
-import { NO_TORCH, torchPython, torchSteps } from './torch.ts';
+import { NO_TORCH, torchPython, torchSteps, type TorchConfig } from './torch.ts';
 
 const { values: args } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' }, 'steps-per-run': { type: 'string' }, rounds: { type: 'string' }, 'no-torch': { type: 'boolean' }, scale: { type: 'boolean' }, infer: { type: 'boolean' }, geometry: { type: 'string' } } });
 const STEPS = Number(args.steps ?? 20);
@@ -70,10 +71,10 @@ interface Measured {
 
 /**
  * `file`'s fused step on onnxruntime-node, in `rounds` rounds of STEPS steps (after 5 warmup steps); with `python`,
- * each round is followed by STEPS steps of the PyTorch reference (bench/torch_step.py, after 3 warmup steps), so both
- * are measured side by side under the same load. Per-step times over all rounds: median and best.
+ * each round is followed by STEPS steps of its PyTorch reference (bench/torch_step.py --config `file`, after 3 warmup
+ * steps), so both are measured side by side under the same load. Per-step times over all rounds: median and best.
  */
-async function bench(name: string, file: string, reference: number, rounds: number, python: string | null, geometry?: Geometry): Promise<Measured> {
+async function bench(name: string, file: TorchConfig, reference: number, rounds: number, python: string | null, geometry?: Geometry): Promise<Measured> {
   const { config, hash } = loadConfig({ file, set: geometry ? [`data.frames=${geometry.frames}`, `data.height=${geometry.size}`, `data.width=${geometry.size}`] : [] });
   const dir = mkdtempSync(join(os.tmpdir(), 'vhssl-bench-'));
   const m = buildArtifacts(config, hash, join(dir, 'a'));
@@ -106,7 +107,7 @@ async function bench(name: string, file: string, reference: number, rounds: numb
       }
     }
     if (python) {
-      const t = torchSteps(python, threads, STEPS, 3, geometry);
+      const t = torchSteps(python, file, threads, STEPS, 3, geometry);
       torchMs.push(...t.steps_ms);
       torchRss = Math.max(torchRss, t.peak_rss_mb);
       torchVersion = t.torch;
@@ -244,7 +245,7 @@ async function infer(rounds: number, python: string | null): Promise<void> {
       await encoder.run(video, [EMBEDDING]);
       if (r > 0 || i >= 5) ours.push(performance.now() - t0);
     }
-    if (python) theirs.push(...torchSteps(python, threads, STEPS, 3, undefined, true).steps_ms);
+    if (python) theirs.push(...torchSteps(python, 'bench-st', threads, STEPS, 3, undefined, true).steps_ms);
   }
   await encoder.release();
   console.log(`bench-st encoder, no-grad forward of ${B} clips (${rounds} rounds of ${STEPS}, ${threads} threads):`);
@@ -268,7 +269,7 @@ if (args.scale) {
 const reference = await matmulGflops();
 console.log(`ORT MatMul 1024³: ${reference.toFixed(1)} GFLOP/s`);
 const rounds = Number(args.rounds ?? 5);
-// The PyTorch reference exists for bench-st only (bench/torch_step.py, checked by bench/torch-check.ts).
+// The PyTorch reference of both configs (bench/torch_step.py, checked by bench/torch-check.ts --config <config>).
 const python = args['no-torch'] ? null : torchPython();
 if (!python && !args['no-torch']) console.log(`PyTorch reference skipped: ${NO_TORCH}`);
 const geometry = args.geometry ? (([frames, size]) => ({ frames: frames!, size: size! }))(args.geometry.split(',').map(Number)) : undefined;
@@ -277,7 +278,7 @@ if (args.only !== 's3d') {
   last = await bench('space-time, linear patch embedding', 'bench-st', reference, rounds, python, geometry);
 }
 if (args.only !== 'st') {
-  const s3d = await bench('S3D stem variant (no PyTorch reference yet)', 'bench-s3d', reference, rounds, null);
+  const s3d = await bench('space-time, S3D conv stem', 'bench-s3d', reference, rounds, python);
   if (args.only === 's3d') last = s3d;
 }
 const t = last!.torch;

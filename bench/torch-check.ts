@@ -1,11 +1,11 @@
-// Checks bench/torch_step.py (the PyTorch port of config/bench-st.yaml's training step, the reference of bench/step.ts) against vhssl: builds
-// the bench-st artifacts into a temp folder, draws one batch (a seeded random video and the prediction positions),
+// Checks bench/torch_step.py (the PyTorch port of config/bench-st.yaml's and bench-s3d.yaml's training step, the reference
+// of bench/step.ts) against vhssl: builds the config's artifacts into a temp folder, draws one batch (a seeded random video and the prediction positions),
 // runs the fused step.onnx once on onnxruntime-node from the initial state (lr.<group> = 0.1, step.<group> = 1),
 // writes init.safetensors, batch.safetensors and expected.json (the encoder's embedding of the video before the step;
 // every loss, monitor and gradient norm output; per
-// parameter, BatchNorm buffer and momentum slot: sum, Σx², Σ|x| of its value after the step and of the parameter's
-// change), then runs `python3 bench/torch_step.py --check DIR` and exits with its status.
-// Run: npx tsx bench/torch-check.ts [--keep]   (PYTHON=… picks the interpreter; else the first of python3,
+// parameter, BatchNorm buffer and momentum slot: sum, Σx², Σ|x| of its value after the step, and per parameter and
+// buffer of its change), then runs `python3 bench/torch_step.py --config <config> --check DIR` and exits with its status.
+// Run: npx tsx bench/torch-check.ts [--config bench-st|bench-s3d] [--keep]   (PYTHON=… picks the interpreter; else the first of python3,
 // /usr/bin/python3 that imports torch)
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -26,7 +26,9 @@ import { initialState } from '../src/runtime/state.ts';
 import { FusedStepper } from '../src/runtime/stepper.ts';
 import { Rng } from '../src/rng.ts';
 
-const { values: args } = parseArgs({ options: { keep: { type: 'boolean' } } });
+const { values: args } = parseArgs({ options: { keep: { type: 'boolean' }, config: { type: 'string', default: 'bench-st' } } });
+const CONFIGS = ['bench-st', 'bench-s3d'];
+if (!CONFIGS.includes(args.config)) throw new Error(`--config: expected one of ${CONFIGS.join(', ')}, got ${args.config}`);
 
 interface Checksum {
   sum: number;
@@ -56,7 +58,7 @@ function pickPython(): string {
   return py;
 }
 
-const { config, hash } = loadConfig({ file: 'config/bench-st.yaml' });
+const { config, hash } = loadConfig({ file: `config/${args.config}.yaml` });
 const dir = mkdtempSync(join(os.tmpdir(), 'vhssl-torch-check-'));
 const art = join(dir, 'artifacts');
 const m = buildArtifacts(config, hash, art);
@@ -92,12 +94,14 @@ for (const l of r.losses) scalars[lossName(l)] = l.value;
 Object.assign(scalars, r.monitors);
 for (const [g, v] of Object.entries(r.gradNorms)) scalars[gradNormName(g)] = v;
 
-const params = new Set(groups.flatMap((g) => m.groups[g]!.params));
+// Changes of the parameters and of the BatchNorms' running statistics (the latter mostly keep their initial values:
+// their change is the batch statistics' share, which the values alone show only to a few digits).
+const changing = new Set(groups.flatMap((g) => [...m.groups[g]!.params, ...m.groups[g]!.buffers]));
 const values: Record<string, Checksum> = {};
 const deltas: Record<string, Checksum> = {};
 for (const [n, t] of state) {
   values[n] = checksum(floats(t));
-  if (params.has(n)) {
+  if (changing.has(n)) {
     const a = floats(t);
     const b = before.get(n)!;
     deltas[n] = checksum(a.map((x, i) => x - b[i]!));
@@ -109,6 +113,6 @@ writeSafetensors(join(dir, 'batch.safetensors'), batch);
 writeFileSync(join(dir, 'expected.json'), JSON.stringify({ scalars, values, deltas, embedding }, null, 1));
 console.log(`vhssl step.onnx (onnxruntime-node, 1 thread, first run): ${runMs.toFixed(0)} ms; ${Object.keys(values).length} state tensors; files in ${dir}`);
 
-const py = spawnSync(pickPython(), ['bench/torch_step.py', '--check', dir], { stdio: 'inherit' });
+const py = spawnSync(pickPython(), ['bench/torch_step.py', '--config', args.config, '--check', dir], { stdio: 'inherit' });
 if (!args.keep) rmSync(dir, { recursive: true, force: true });
 process.exit(py.status ?? 1);

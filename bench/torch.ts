@@ -1,4 +1,4 @@
-// The PyTorch reference of bench-st (bench/torch_step.py): which python runs it, and its timed steps.
+// The PyTorch reference of bench-st and bench-s3d (bench/torch_step.py): which python runs it, and its timed steps.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
@@ -21,13 +21,28 @@ export interface TorchSteps {
   torch: string;
 }
 
+/** The configurations the reference ports (bench/torch_step.py --config). */
+export type TorchConfig = 'bench-st' | 'bench-s3d';
+
 /**
- * `steps` timed steps of the PyTorch reference after `warmup` untimed ones, on `threads` threads (clips of `geometry`);
- * `infer`: its encoder's no-grad forward instead of a training step.
+ * glibc malloc settings for the reference's process. PyTorch 1.13 has no caching CPU allocator: every activation above
+ * glibc's mmap threshold (at most 32 MiB by default; bench-s3d's stem makes 64 MiB ones) is mapped afresh and its pages
+ * faulted in on every step, and freed heap tops are given back. Raised thresholds keep that memory in the heap for
+ * reuse, what onnxruntime's arena does for vhssl and what the jemalloc/tcmalloc preload of PyTorch's CPU tuning advice
+ * buys, with nothing to install. Measured on a 2-core VM (2 threads, processes in turn, median and best step):
+ * bench-s3d 5167 → 820 ms and 4811 → 686 ms, bench-st 205 → 80 ms and 59 → 49 ms; peak RSS of bench-s3d 1.0 → 1.6 GB.
  */
-export function torchSteps(python: string, threads: number, steps: number, warmup: number, geometry?: { frames: number; size: number }, infer = false): TorchSteps {
+const MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296';
+
+/**
+ * `steps` timed steps of `config`'s PyTorch reference after `warmup` untimed ones, on `threads` threads (clips of
+ * `geometry`); `infer`: its encoder's no-grad forward instead of a training step.
+ */
+export function torchSteps(python: string, config: TorchConfig, threads: number, steps: number, warmup: number, geometry?: { frames: number; size: number }, infer = false): TorchSteps {
   const shape = [...(geometry ? ['--frames', String(geometry.frames), '--size', String(geometry.size)] : []), ...(infer ? ['--infer'] : [])];
-  const r = spawnSync(python, [TORCH_STEP, '--bench', '--threads', String(threads), '--steps', String(steps), '--warmup', String(warmup), ...shape], { encoding: 'utf8' });
+  const env = { ...process.env, GLIBC_TUNABLES: [process.env.GLIBC_TUNABLES, MALLOC_TUNABLES].filter(Boolean).join(':') };
+  const args = [TORCH_STEP, '--config', config, '--bench', '--threads', String(threads), '--steps', String(steps), '--warmup', String(warmup), ...shape];
+  const r = spawnSync(python, args, { encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(`${TORCH_STEP} --bench failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchSteps;
 }
