@@ -50,23 +50,23 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
   };
   // Fan-in: the sum of every contribution, emitted once, when the value's gradient is first read. A contribution may
   // be a broadcast of itself (size 1 where the value is not: a reduction's gradient): Add broadcasts it onto a
-  // full-size one, and only a sum of such is expanded, so that no full-size copy of a per-channel gradient is written.
-  const total = (v: Value): Value | undefined => {
+  // full-size one, and a sum of such only is expanded, unless its reader broadcasts it itself (`broadcasts`), so that
+  // no full-size copy of a per-channel gradient is written.
+  const total = (v: Value, broadcasts = false): Value | undefined => {
     const list = pending.get(v);
     if (!list) return undefined;
     const full = list.filter((g) => sameShape(g.shape, v.shape));
     const ordered = [...full, ...list.filter((g) => !full.includes(g))];
     const sum = ordered.reduce((acc, g) => b.Add(acc, g));
-    const grad = full.length > 0 ? sum : b.Expand(sum, b.shapeValue(v.shape, v));
-    pending.set(v, [grad]);
-    return grad;
+    pending.set(v, [sum]);
+    return full.length > 0 || broadcasts ? sum : b.Expand(sum, b.shapeValue(v.shape, v));
   };
 
   const scope = o.scope ?? 'grad';
   return b.scope(scope, () => {
     if (carries.has(loss)) add(loss, o.seed ?? b.Expand(b.scalarLike(1, loss), loss.shape));
     for (const n of relevant) {
-      const dy = n.outputs.map(total);
+      const dy = n.outputs.map((y) => total(y, BROADCASTS_DY.has(n.opType)));
       if (dy.every((d) => d === undefined)) continue;
       // Only the inputs that need a gradient: the rule's functions for the others are never called.
       const wanted = n.inputs.flatMap((v, i) => (v && carries.has(v) && feeds.has(v) ? [i] : []));
@@ -76,9 +76,12 @@ export function gradients(b: GraphBuilder, loss: Value, wrt: readonly Value[], o
       });
       for (const [i, g] of grads) if (g) add(n.inputs[i]!, sumToShape(b, n, i, g, n.inputs[i]!.shape));
     }
-    return wrt.map(total);
+    return wrt.map((v) => total(v));
   });
 }
+
+/** Ops whose rules use dY only in broadcasting products and sums, so that it may stay a broadcast of itself. */
+const BROADCASTS_DY = new Set(['Add', 'Sub', 'Mul']);
 
 const entryOf = (n: Node): GradEntry | undefined => (Object.hasOwn(GRAD_RULES, n.opType) ? GRAD_RULES[n.opType as OpType] : undefined);
 
