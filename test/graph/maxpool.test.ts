@@ -61,3 +61,26 @@ describe('MaxPool gradient from X and Y equals the scatter to its Indices, ties 
     });
   });
 });
+
+test('ReLU then MaxPool equals MaxPool then ReLU, values and gradient (the S3D stem pools before its ReLU)', async () => {
+  const pool: PoolOptions = { kernel: [1, 3, 3], strides: [1, 2, 2], pads: [0, 1, 1, 0, 1, 1] };
+  const b = new GraphBuilder('relu-pool');
+  const x = b.input('x', 'float32', [2, 3, 2, 8, 7]);
+  const first = b.MaxPool(b.Relu(x), pool).y;
+  const second = b.Relu(b.MaxPool(x, pool).y);
+  const dy = b.input('dy', 'float32', first.shape as number[]);
+  const [d1] = gradients(b, b.ReduceSum(b.Mul(first, dy), undefined, false), [x]);
+  const [d2] = gradients(b, b.ReduceSum(b.Mul(second, dy), undefined, false), [x]);
+  b.output(first, 'y1');
+  b.output(second, 'y2');
+  b.output(d1!, 'd1');
+  b.output(d2!, 'd2');
+  const session = await sessionOf(b);
+  const rng = Rng.fromSeed(7, 'relu-pool');
+  // many ties at zero and among negatives, as before a ReLU
+  const draw = () => (rng.bernoulli(0.4) ? 0 : rng.bernoulli(0.5) ? -1 - rng.int(2) : rng.int(3));
+  const out = await runGraph(session, { x: tensor('float32', [2, 3, 2, 8, 7], Array.from({ length: 672 }, draw)), dy: randomTensor(rng, 'float32', first.shape as number[]) });
+  const same = (v: number) => v + 0; // −0 and +0 (a zero gradient's sign differs by the path)
+  assert.deepEqual(values(out.y2!).map(same), values(out.y1!).map(same));
+  assert.deepEqual(values(out.d2!).map(same), values(out.d1!).map(same));
+});

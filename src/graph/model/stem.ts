@@ -23,24 +23,35 @@ function conv(c: Ctx, name: string, x: Value, out: number, kernel: number[], o: 
   return b.scope(name, () => b.Conv(x, b.param('weight', (r) => uniformFanIn(r, [out, inCh, ...kernel], fanIn), ['weight']), null, o));
 }
 
-/** Conv → BatchNorm → ReLU (channels-first), BN as in S3D (eps 1e-3, PyTorch momentum 0.001). */
-function convBnRelu(c: Ctx, name: string, x: Value, out: number, kernel: number[], o: { strides?: number[]; pads?: number[] } = {}, s3d = false): Value {
+/**
+ * Conv → BatchNorm → ReLU (channels-first), BN as in S3D (eps 1e-3, PyTorch momentum 0.001); `relu` false leaves the
+ * ReLU to the caller.
+ */
+function convBnRelu(c: Ctx, name: string, x: Value, out: number, kernel: number[], o: { strides?: number[]; pads?: number[] } = {}, s3d = false, relu = true): Value {
   return c.b.scope(name, () => {
-    const y = conv(c, 'conv', x, out, kernel, o);
-    return c.b.Relu(batchNorm(c, 'bn', y, { channelsLast: false, ...(s3d ? { eps: 1e-3, momentum: 0.001 } : {}) }));
+    const y = batchNorm(c, 'bn', conv(c, 'conv', x, out, kernel, o), { channelsLast: false, ...(s3d ? { eps: 1e-3, momentum: 0.001 } : {}) });
+    return relu ? c.b.Relu(y) : y;
   });
 }
 
-/** S3D's separable 3-D conv: (1,k,k) spatial then (k,1,1) temporal, each with BN and ReLU. */
+/**
+ * S3D's separable 3-D conv: (1,k,k) spatial then (k,1,1) temporal, each with BN and ReLU; the temporal one's ReLU is
+ * left to the pool that follows it (reluPool3d).
+ */
 function sepConv3d(c: Ctx, name: string, x: Value, out: number, k: number): Value {
   const p = (k - 1) / 2;
   return c.b.scope(name, () => {
     const s = convBnRelu(c, 'spatial', x, out, [1, k, k], { pads: [0, p, p, 0, p, p] }, true);
-    return convBnRelu(c, 'temporal', s, out, [k, 1, 1], { pads: [p, 0, 0, p, 0, 0] }, true);
+    return convBnRelu(c, 'temporal', s, out, [k, 1, 1], { pads: [p, 0, 0, p, 0, 0] }, true, false);
   });
 }
 
-const pool3d = (c: Ctx, x: Value) => c.b.MaxPool(x, { kernel: [1, 3, 3], strides: [1, 2, 2], pads: [0, 1, 1, 0, 1, 1] }).y;
+/**
+ * ReLU then S3D's (1,3,3) stride-2 max pool, computed as pool then ReLU: the same values and the same gradient (both
+ * monotone: the first maximum of a window is the first maximum after the ReLU wherever it is positive, and where it
+ * is not the gradient is 0 either way), with the ReLU and its gradient on a quarter of the elements.
+ */
+const reluPool3d = (c: Ctx, x: Value) => c.b.Relu(c.b.MaxPool(x, { kernel: [1, 3, 3], strides: [1, 2, 2], pads: [0, 1, 1, 0, 1, 1] }).y);
 
 /**
  * Patch tokens (B·F·P, patch_dim) of `video` (B, F, H, W, 3). Stems:
@@ -66,11 +77,9 @@ export function embedPatches(c: Ctx, s: ModelSpec, video: Value): Value {
   } else {
     const x = b.Transpose(video, [0, 4, 1, 2, 3]); // (B, 3, F, H, W)
     const y = b.scope('stem', () => {
-      let h = sepConv3d(c, 'conv1', x, 64, 5);
-      h = pool3d(c, h);
+      let h = reluPool3d(c, sepConv3d(c, 'conv1', x, 64, 5));
       h = convBnRelu(c, 'conv2', h, 64, [1, 1, 1], {}, true);
-      h = sepConv3d(c, 'conv3', h, s.stemChannels, 3);
-      return pool3d(c, h); // (B, C, F, H/4, W/4)
+      return reluPool3d(c, sepConv3d(c, 'conv3', h, s.stemChannels, 3)); // (B, C, F, H/4, W/4)
     });
     frames = b.Reshape(b.Transpose(y, [0, 2, 3, 4, 1]), [-1, out.h, out.w, out.channels]);
   }
