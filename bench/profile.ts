@@ -7,12 +7,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import * as ort from 'onnxruntime-node';
 import { loadConfig } from '../src/config/index.ts';
 import { buildArtifacts } from '../src/graph/artifacts.ts';
-import { lrName, newName, stepName } from '../src/graph/names.ts';
-import { batchFeeds, f32, feedsOf, i64, type Feeds } from '../src/runtime/feeds.ts';
+import { batchFeeds } from '../src/runtime/feeds.ts';
 import { initialState } from '../src/runtime/state.ts';
+import { FusedStepper } from '../src/runtime/stepper.ts';
 import { Rng } from '../src/rng.ts';
 
 const { values: args } = parseArgs({ options: { config: { type: 'string' }, steps: { type: 'string' }, threads: { type: 'string' }, top: { type: 'string' }, set: { type: 'string', multiple: true } } });
@@ -26,33 +25,19 @@ const dir = mkdtempSync(join(os.tmpdir(), 'vhssl-profile-'));
 try {
   const m = buildArtifacts(config, hash, join(dir, 'a'));
   const state = initialState(join(dir, 'a'), m);
-  const session = await ort.InferenceSession.create(join(dir, 'a', m.graphs.step!.file), {
-    executionProviders: ['cpu'],
-    intraOpNumThreads: threads,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    graphOptimizationLevel: 'all',
-    enableProfiling: true,
-    profileFilePrefix: join(dir, 'profile'),
-  });
+  const runner = await FusedStepper.open(join(dir, 'a'), m, state, { threads, profile: join(dir, 'profile') });
   const B = config.train.batch_size;
   const { frames, height, width } = m.video;
   const rng = Rng.fromSeed(1, 'bench');
   const video = new Float32Array(B * frames * height * width * 3).map(() => rng.normal());
-  const group: Feeds = {};
-  for (const g of Object.keys(m.groups)) {
-    group[lrName(g)] = f32(0.01);
-    group[stepName(g)] = i64(1);
-  }
+  const groups = Object.keys(m.groups);
   const walls: number[] = [];
   for (let i = 0; i < WARMUP + STEPS; i++) {
-    const t0 = performance.now();
-    const out = await session.run(feedsOf(session.inputNames, batchFeeds(m, rng, { x: video, labels: new Int32Array(B) }, null), group, state));
-    walls.push(performance.now() - t0);
-    for (const n of state.keys()) if (out[newName(n)]) state.set(n, out[newName(n)]!);
+    const feeds = batchFeeds(m, rng, { x: video, labels: new Int32Array(B) }, null);
+    await runner.step([feeds], Object.fromEntries(groups.map((g) => [g, 0.01])), Object.fromEntries(groups.map((g) => [g, 0])));
+    walls.push(runner.lastRunMs);
   }
-  session.endProfiling(); // writes <prefix>_<time>.json (onnxruntime-node returns no name)
-  await session.release();
+  await runner.release(); // ORT writes <prefix>_<time>.json as the session ends
   const file = join(dir, readdirSync(dir).find((f) => f.startsWith('profile') && f.endsWith('.json'))!);
   interface Event { cat: string; name: string; dur: number; args?: { op_name?: string } }
   const events = (JSON.parse(readFileSync(file, 'utf8')) as Event[]).filter((e) => e.cat === 'Node' && e.name.endsWith('_kernel_time'));
