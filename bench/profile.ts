@@ -80,6 +80,19 @@ try {
   for (const [op, o] of [...byOp.entries()].sort((a, b) => b[1].us - a[1].us).slice(0, 20)) {
     console.log(`  ${op.padEnd(28)} ${(o.us / 1000).toFixed(2).padStart(8)} ms ${pct(o.us)}  ${String(o.count).padStart(4)} nodes`);
   }
+  // The graph's parts by the first segment of a node's name: forward groups, grad/…, the optimizers.
+  const byPart = new Map<string, { us: number; count: number }>();
+  for (const n of nodes) {
+    const part = n.name.split('/')[0]!;
+    const o = byPart.get(part) ?? { us: 0, count: 0 };
+    o.us += n.us;
+    o.count++;
+    byPart.set(part, o);
+  }
+  console.log('by part of the graph:');
+  for (const [part, o] of [...byPart.entries()].sort((a, b) => b[1].us - a[1].us).slice(0, 12)) {
+    console.log(`  ${part.padEnd(28)} ${(o.us / 1000).toFixed(2).padStart(8)} ms ${pct(o.us)}  ${String(o.count).padStart(4)} nodes`);
+  }
   console.log('slowest nodes:');
   for (const n of nodes.sort((a, b) => b.us - a.us).slice(0, Number(args.top ?? 25))) {
     console.log(`  ${(n.us / 1000).toFixed(2).padStart(8)} ms ${pct(n.us)}  ${n.op.padEnd(20)} ${n.name}`);
