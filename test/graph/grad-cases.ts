@@ -89,7 +89,15 @@ export const GRAD_CASES: Record<DifferentiableOp, GradCase[]> = {
   Reshape: [
     { name: 'with -1 and 0', dtype: f64, inputs: [x(2, 3, 4)], build: (b, [a]) => b.Reshape(a!, [0, -1]) },
   ],
-  Transpose: [{ name: 'perm', dtype: f64, inputs: [x(2, 3, 4)], build: (b, [a]) => b.Transpose(a!, [2, 0, 1]) }],
+  Transpose: [
+    { name: 'perm', dtype: f64, inputs: [x(2, 3, 4)], build: (b, [a]) => b.Transpose(a!, [2, 0, 1]) },
+    // Last-two swaps next to products: the gradient builds (A·B)ᵀ as Bᵀ·Aᵀ and cancels transposes of transposes.
+    { name: "attention's kᵀ (a MatMul's right operand)", dtype: f64, inputs: [x(2, 3, 4), x(2, 5, 4)], build: (b, [q, k]) => b.MatMul(q!, b.Transpose(k!, [0, 2, 1])) },
+    { name: 'left operand, 4-D', dtype: f64, inputs: [x(2, 2, 4, 3), x(2, 2, 4, 5)], build: (b, [a, c]) => b.MatMul(b.Transpose(a!, [0, 1, 3, 2]), c!) },
+    { name: 'of a product of a transpose', dtype: f64, inputs: [x(2, 4, 3), x(2, 4, 5)], build: (b, [a, c]) => b.Transpose(b.MatMul(b.Transpose(a!, [0, 2, 1]), c!), [0, 2, 1]) },
+    { name: 'another perm before a MatMul', dtype: f64, inputs: [x(3, 2, 4), x(2, 4, 5)], build: (b, [a, c]) => b.MatMul(b.Transpose(a!, [1, 0, 2]), c!) },
+    { name: 'a broadcast 2-D weight', dtype: f64, inputs: [x(2, 3, 4), x(5, 4)], build: (b, [a, w]) => b.MatMul(a!, b.Transpose(w!, [1, 0])) },
+  ],
   Squeeze: [{ name: 'axis', dtype: f64, inputs: [x(2, 1, 3)], build: (b, [a]) => b.Squeeze(a!, [1]) }],
   Unsqueeze: [{ name: 'axes', dtype: f64, inputs: [x(2, 3)], build: (b, [a]) => b.Unsqueeze(a!, [0, -1]) }],
   Concat: [{ name: 'three inputs', dtype: f64, inputs: [x(2, 1), x(2, 3), x(2, 2)], build: (b, [a, c, d]) => b.Concat([a!, c!, d!], 1) }],

@@ -1,5 +1,5 @@
 // The pre-norm transformer of one group. Tokens stay 2-D (N·T, D) so every Linear is one GEMM; attention reshapes
-// to (N, H, T, Dh) for the N independent sequences of T tokens (frames in `space`, clips in `time`).
+// to (N·H, T, Dh) for the N independent sequences of T tokens (frames in `space`, clips in `time`).
 import type { Value } from '../ir.ts';
 import { dropout } from './dropout.ts';
 import { layerNorm, linear, type Ctx } from './layers.ts';
@@ -22,18 +22,21 @@ export function attention(c: Ctx, name: string, x: Value, t: number, s: Transfor
   return b.scope(name, () => {
     const qkv = linear(c, 'qkv', x, 3 * h * dh, { bias: false }); // (N·T, 3·H·Dh)
     const [q, k, v] = b.Split(qkv, [h * dh, h * dh, h * dh], 1);
-    const heads = (m: Value, perm: number[]) => b.Transpose(b.Reshape(m, [-1, t, h, dh]), perm);
-    const qh = heads(b.Mul(q!, b.scalar(dh ** -0.5)), [0, 2, 1, 3]); // (N, H, T, Dh), pre-scaled
-    const kt = heads(k!, [0, 2, 3, 1]); // (N, H, Dh, T)
-    const vh = heads(v!, [0, 2, 1, 3]); // (N, H, T, Dh)
-    let logits = b.MatMul(qh, kt); // (N, H, T, T)
+    // Heads as (N·H, T, Dh) batches: the Reshape after the head split keeps ONNX Runtime from composing a MatMul's
+    // operand transposes (kᵀ here, qᵀ, vᵀ and kᵀᵀ in the gradient) with it into one that moves the innermost axis, so
+    // they fuse into its GEMM (FusedMatMul) instead of running as strided copies.
+    const heads = (m: Value) => b.Reshape(b.Transpose(b.Reshape(m, [-1, t, h, dh]), [0, 2, 1, 3]), [-1, t, dh]);
+    const qh = heads(b.Mul(q!, b.scalar(dh ** -0.5))); // (N·H, T, Dh), pre-scaled
+    const kh = heads(k!);
+    const vh = heads(v!);
+    let logits = b.MatMul(qh, b.Transpose(kh, [0, 2, 1])); // (N·H, T, T)
     if (s.causal) {
       const mask = new Float32Array(t * t);
       for (let i = 0; i < t; i++) for (let j = i + 1; j < t; j++) mask[i * t + j] = -1e9;
       logits = b.Add(logits, b.constant({ dtype: 'float32', shape: [t, t], data: mask }));
     }
-    const attn = b.MatMul(b.Softmax(logits, -1), vh); // (N, H, T, Dh)
-    const merged = b.Reshape(b.Transpose(attn, [0, 2, 1, 3]), [-1, h * dh]);
+    const attn = b.MatMul(b.Softmax(logits, -1), vh); // (N·H, T, Dh)
+    const merged = b.Reshape(b.Transpose(b.Reshape(attn, [-1, h, t, dh]), [0, 2, 1, 3]), [-1, h * dh]);
     return dropout(c, 'drop', linear(c, 'out', merged, s.dim), s.dropout ?? 0);
   });
 }
