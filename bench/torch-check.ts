@@ -5,7 +5,8 @@
 // every loss, monitor and gradient norm output; per
 // parameter, BatchNorm buffer and momentum slot: sum, Σx², Σ|x| of its value after the step, and per parameter and
 // buffer of its change), then runs `python3 bench/torch_step.py --config <config> --check DIR` and exits with its status.
-// Run: npx tsx bench/torch-check.ts [--config bench-st|bench-s3d] [--keep]   (PYTHON=… picks the interpreter; else the first of python3,
+// Run: npx tsx bench/torch-check.ts [--config bench-st|bench-s3d] [--keep] [--float64: also the step in float64, and each side's
+// distance from it for the S3D stem's parameters]   (PYTHON=… picks the interpreter; else the first of python3,
 // /usr/bin/python3 that imports torch)
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -14,7 +15,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as ort from 'onnxruntime-node';
 import { loadConfig } from '../src/config/index.ts';
-import { NO_TORCH, torchPython } from './torch.ts';
+import { NO_TORCH, TORCH_STEP, torchPython } from './torch.ts';
 import { buildArtifacts } from '../src/graph/artifacts.ts';
 import { samplePositions } from '../src/graph/model/positions.ts';
 import { EMBEDDING, gradNormName, lossName, VIDEO } from '../src/graph/names.ts';
@@ -26,7 +27,7 @@ import { initialState } from '../src/runtime/state.ts';
 import { FusedStepper } from '../src/runtime/stepper.ts';
 import { Rng } from '../src/rng.ts';
 
-const { values: args } = parseArgs({ options: { keep: { type: 'boolean' }, config: { type: 'string', default: 'bench-st' } } });
+const { values: args } = parseArgs({ options: { keep: { type: 'boolean' }, float64: { type: 'boolean' }, config: { type: 'string', default: 'bench-st' } } });
 const CONFIGS = ['bench-st', 'bench-s3d'];
 if (!CONFIGS.includes(args.config)) throw new Error(`--config: expected one of ${CONFIGS.join(', ')}, got ${args.config}`);
 
@@ -58,7 +59,7 @@ function pickPython(): string {
   return py;
 }
 
-const { config, hash } = loadConfig({ file: `config/${args.config}.yaml` });
+const { config, hash } = loadConfig({ file: args.config });
 const dir = mkdtempSync(join(os.tmpdir(), 'vhssl-torch-check-'));
 const art = join(dir, 'artifacts');
 const m = buildArtifacts(config, hash, art);
@@ -113,6 +114,6 @@ writeSafetensors(join(dir, 'batch.safetensors'), batch);
 writeFileSync(join(dir, 'expected.json'), JSON.stringify({ scalars, values, deltas, embedding }, null, 1));
 console.log(`vhssl step.onnx (onnxruntime-node, 1 thread, first run): ${runMs.toFixed(0)} ms; ${Object.keys(values).length} state tensors; files in ${dir}`);
 
-const py = spawnSync(pickPython(), ['bench/torch_step.py', '--config', args.config, '--check', dir], { stdio: 'inherit' });
+const py = spawnSync(pickPython(), [TORCH_STEP, '--config', args.config, '--check', dir, ...(args.float64 ? ['--float64'] : [])], { stdio: 'inherit' });
 if (!args.keep) rmSync(dir, { recursive: true, force: true });
 process.exit(py.status ?? 1);
