@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Entry point of the `vhssl` command: registers tsx so the TypeScript sources run as they are, then hands over.
 // Commands that run ONNX Runtime for long re-execute once with glibc malloc told to keep freed memory: fresh
-// allocations above ~32 MB are very slow in some VMs otherwise (ORT copies every output into a new buffer).
+// allocations above ~32 MB are very slow in some VMs otherwise (ORT copies every output into a new buffer); and with
+// V8's garbage collection kept off ORT's cores (src/runtime/node-flags.ts).
 // Set MALLOC_MMAP_MAX_ yourself (any value) to skip the re-execution.
 //
 // The visible process then only waits: it passes SIGTERM and SIGHUP on (a scheduler's stop), and exits with the
@@ -16,9 +17,11 @@ import { register } from 'tsx/esm/api';
 const HEAVY = new Set(['train', 'eval', 'export']);
 const CHILD = 'VHSSL_REEXECUTED';
 
+register();
 if (HEAVY.has(process.argv[2] ?? '') && process.env.MALLOC_MMAP_MAX_ === undefined && process.platform === 'linux') {
-  const env = { ...process.env, MALLOC_MMAP_MAX_: '0', MALLOC_TRIM_THRESHOLD_: '17179869184', [CHILD]: '1' };
-  const child = spawn(process.execPath, process.argv.slice(1), { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], env });
+  const { NODE_FLAGS, mallocEnv } = await import('../src/runtime/node-flags.ts');
+  const env = { ...process.env, ...mallocEnv(process.env), [CHILD]: '1' };
+  const child = spawn(process.execPath, [...NODE_FLAGS, ...process.argv.slice(1)], { stdio: ['inherit', 'inherit', 'inherit', 'ipc'], env });
   // Ctrl-C reaches the child from the terminal (same process group); other signals are passed on.
   process.on('SIGINT', () => {});
   for (const sig of ['SIGTERM', 'SIGHUP']) process.on(sig, () => child.kill(sig));
@@ -37,7 +40,6 @@ if (HEAVY.has(process.argv[2] ?? '') && process.env.MALLOC_MMAP_MAX_ === undefin
     // The watch alone must not keep the process alive once the command is done.
     process.channel.unref();
   }
-  register();
   const { main } = await import('../src/cli/main.ts');
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -14,6 +14,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, existsSync, mkdirSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { mallocEnv, NODE_FLAGS } from '../runtime/node-flags.ts';
 import { stopExitCode, type StopSignal } from '../train/stop.ts';
 import { metricsLine, runMetrics } from './metrics.ts';
 import type { PlannedRun, SweepPlan } from './plan.ts';
@@ -136,8 +137,7 @@ export async function runSweep(plan: SweepPlan, runs: readonly PlannedRun[], o: 
 
   const env = {
     ...process.env,
-    MALLOC_MMAP_MAX_: process.env.MALLOC_MMAP_MAX_ ?? '0',
-    MALLOC_TRIM_THRESHOLD_: process.env.MALLOC_TRIM_THRESHOLD_ ?? '17179869184',
+    ...mallocEnv(process.env),
     VHSSL_REEXECUTED: '1',
   };
 
@@ -157,7 +157,7 @@ export async function runSweep(plan: SweepPlan, runs: readonly PlannedRun[], o: 
         const fd = openSync(log, 'a');
         let child: ChildProcess;
         try {
-          child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', fd, fd, 'ipc'], detached: true, env });
+          child = spawn(process.execPath, [...NODE_FLAGS, BIN, ...args], { stdio: ['ignore', fd, fd, 'ipc'], detached: true, env });
         } finally {
           closeSync(fd);
         }

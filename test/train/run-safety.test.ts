@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { NODE_FLAGS } from '../../src/runtime/node-flags.ts';
 import { movingMnist } from '../fixtures.ts';
 import { vhssl } from '../cli/run.ts';
 import { tempDir } from '../temp.ts';
@@ -75,6 +76,11 @@ describe('vhssl train: run safety', { skip: process.platform !== 'linux' && 'nee
     assert.equal(children.length, 1, `the wrapper runs one child, found ${children.join(', ')}`);
     const child = children[0]!;
     started.add(child);
+    // The child runs with the process settings of src/runtime/node-flags.ts: V8's collector off ORT's cores, malloc
+    // keeping freed memory.
+    const argv = readFileSync(`/proc/${child}/cmdline`, 'utf8').split('\0');
+    for (const flag of NODE_FLAGS) assert.ok(argv.includes(flag), `the child's command line ${argv.join(' ')} lacks ${flag}`);
+    assert.ok(readFileSync(`/proc/${child}/environ`, 'utf8').split('\0').includes('MALLOC_MMAP_MAX_=0'), 'the child has MALLOC_MMAP_MAX_=0');
     parent.child.kill('SIGKILL');
     await parent.exited;
     await until(`child ${child} to die with its parent`, () => gone(child), 60_000);
