@@ -12,7 +12,9 @@
 // With --scale: bench-st at 8, 16, 32 frames of 64² and 8 frames of 128² (each in its own process), the exponent of the
 // step time in frames and the cost of 4× the pixels, vhssl and PyTorch.
 // With --infer: the exported encoder's forward (8 clips) against PyTorch's no-grad evaluation forward.
-// Run: npx tsx bench/step.ts [--steps N] [--rounds R] [--threads T] [--only st|s3d] [--no-torch] [--scale] [--infer] [--steps-per-run 1,4]
+// vhssl runs as `vhssl train` runs it: the script re-executes itself once with src/runtime/node-flags.ts's node flags
+// and malloc settings; --plain-node measures it without them (the PyTorch reference keeps its own, bench/torch.ts).
+// Run: npx tsx bench/step.ts [--steps N] [--rounds R] [--threads T] [--only st|s3d] [--no-torch] [--scale] [--infer] [--steps-per-run 1,4] [--plain-node]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -30,6 +32,7 @@ import { createSession } from '../src/runtime/session.ts';
 import { initialState, tensorsOf } from '../src/runtime/state.ts';
 import { frozenEncoderSession } from '../src/eval/encoder.ts';
 import { EMBEDDING } from '../src/graph/names.ts';
+import { mallocEnv, NODE_FLAGS } from '../src/runtime/node-flags.ts';
 import { FusedStepper, LoopStepper } from '../src/runtime/stepper.ts';
 import { Rng } from '../src/rng.ts';
 import { readFileSync } from 'node:fs';
@@ -37,7 +40,11 @@ import { modelSpec } from '../src/graph/model/from-config.ts';
 import { stepGraph } from '../src/graph/model/graphs.ts';
 import { NO_TORCH, torchPython, torchSteps, type TorchConfig } from './torch.ts';
 
-const { values: args } = parseArgs({ options: { steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' }, 'steps-per-run': { type: 'string' }, rounds: { type: 'string' }, 'no-torch': { type: 'boolean' }, scale: { type: 'boolean' }, infer: { type: 'boolean' }, geometry: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { 'plain-node': { type: 'boolean' }, steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' }, 'steps-per-run': { type: 'string' }, rounds: { type: 'string' }, 'no-torch': { type: 'boolean' }, scale: { type: 'boolean' }, infer: { type: 'boolean' }, geometry: { type: 'string' } } });
+if (!args['plain-node'] && !NODE_FLAGS.every((f) => process.execArgv.includes(f))) {
+  const r = spawnSync(process.execPath, [...process.execArgv, ...NODE_FLAGS, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...mallocEnv(process.env) } });
+  process.exit(r.status ?? 1);
+}
 const STEPS = Number(args.steps ?? 20);
 const threads = Number(args.threads ?? os.availableParallelism());
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -70,9 +77,9 @@ interface Measured {
 }
 
 /**
- * `file`'s fused step on onnxruntime-node, in `rounds` rounds of STEPS steps (after 5 warmup steps); with `python`,
- * each round is followed by STEPS steps of its PyTorch reference (bench/torch_step.py --config `file`, after 3 warmup
- * steps), so both are measured side by side under the same load. Per-step times over all rounds: median and best.
+ * `file`'s fused step on onnxruntime-node, in `rounds` rounds of STEPS steps (after 5 warmup steps, and 8 in each later
+ * round when there is a reference); with `python`, each round is followed by STEPS steps of its PyTorch reference
+ * (bench/torch_step.py --config `file`, after 3 warmup steps), so both are measured side by side under the same load. Per-step times over all rounds: median and best.
  */
 async function bench(name: string, file: TorchConfig, reference: number, rounds: number, python: string | null, geometry?: Geometry): Promise<Measured> {
   const { config, hash } = loadConfig({ file, set: geometry ? [`data.frames=${geometry.frames}`, `data.height=${geometry.size}`, `data.width=${geometry.size}`] : [] });
@@ -96,12 +103,16 @@ async function bench(name: string, file: TorchConfig, reference: number, rounds:
   let torchRss = 0;
   let torchVersion = '';
   for (let round = 0; round < rounds; round++) {
-    for (let i = 0; i < STEPS + (round === 0 ? 5 : 0); i++) {
+    // Untimed steps first in every round, as the reference's new process has: after a PyTorch round, vhssl's first
+    // steps are slow on this VM while its memory and code come back from the other process (measured on bench-st:
+    // 320, 115, 115, 112, 99, 75 ms, then ~40 ms steps as before it).
+    const warmup = round === 0 ? 5 : python ? 8 : 0;
+    for (let i = 0; i < STEPS + warmup; i++) {
       const t0 = performance.now();
       const feeds = batchFeeds(m, rng, { x: video, labels }, null);
       await runner.step([feeds], lr, steps);
       const t1 = performance.now();
-      if (round > 0 || i >= 5) {
+      if (i >= warmup) {
         total.push(t1 - t0);
         run.push(runner.lastRunMs);
       }
