@@ -15,6 +15,7 @@
 // vhssl runs as `vhssl train` runs it: the script re-executes itself once with src/runtime/node-flags.ts's node flags
 // and malloc settings; --plain-node measures it without them (the PyTorch reference keeps its own, bench/torch.ts).
 // Run: npx tsx bench/step.ts [--steps N] [--rounds R] [--threads T] [--only st|s3d] [--no-torch] [--scale] [--infer] [--steps-per-run 1,4] [--plain-node]
+//   [--torch-compile: the reference under torch.compile, PyTorch 2.x]
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -40,7 +41,7 @@ import { modelSpec } from '../src/graph/model/from-config.ts';
 import { stepGraph } from '../src/graph/model/graphs.ts';
 import { NO_TORCH, torchPython, torchSteps, type TorchConfig } from './torch.ts';
 
-const { values: args } = parseArgs({ options: { 'plain-node': { type: 'boolean' }, steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' }, 'steps-per-run': { type: 'string' }, rounds: { type: 'string' }, 'no-torch': { type: 'boolean' }, scale: { type: 'boolean' }, infer: { type: 'boolean' }, geometry: { type: 'string' } } });
+const { values: args } = parseArgs({ options: { 'plain-node': { type: 'boolean' }, 'torch-compile': { type: 'boolean' }, steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' }, 'steps-per-run': { type: 'string' }, rounds: { type: 'string' }, 'no-torch': { type: 'boolean' }, scale: { type: 'boolean' }, infer: { type: 'boolean' }, geometry: { type: 'string' } } });
 if (!args['plain-node'] && !NODE_FLAGS.every((f) => process.execArgv.includes(f))) {
   const r = spawnSync(process.execPath, [...process.execArgv, ...NODE_FLAGS, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, ...mallocEnv(process.env) } });
   process.exit(r.status ?? 1);
@@ -118,7 +119,7 @@ async function bench(name: string, file: TorchConfig, reference: number, rounds:
       }
     }
     if (python) {
-      const t = torchSteps(python, file, threads, STEPS, 3, geometry);
+      const t = torchSteps(python, file, { threads, steps: STEPS, warmup: 3, geometry, compile: args['torch-compile'] });
       torchMs.push(...t.steps_ms);
       torchRss = Math.max(torchRss, t.peak_rss_mb);
       torchVersion = t.torch;
@@ -137,7 +138,7 @@ async function bench(name: string, file: TorchConfig, reference: number, rounds:
   const tmed = median(torchMs);
   const tclips = (B / tmed) * 1000;
   const tgflops = flops / (tmed / 1000) / 1e9;
-  console.log(`  torch  step median ${tmed.toFixed(2)} ms   best ${Math.min(...torchMs).toFixed(2)} ms   → ${tclips.toFixed(1)} clips/s   ${tgflops.toFixed(1)} GFLOP/s = ${(tgflops / reference).toFixed(3)} × ORT's 1024³ MatMul   peak RSS ${torchRss.toFixed(0)} MB (PyTorch ${torchVersion}, eager, ${threads} threads)`);
+  console.log(`  torch  step median ${tmed.toFixed(2)} ms   best ${Math.min(...torchMs).toFixed(2)} ms   → ${tclips.toFixed(1)} clips/s   ${tgflops.toFixed(1)} GFLOP/s = ${(tgflops / reference).toFixed(3)} × ORT's 1024³ MatMul   peak RSS ${torchRss.toFixed(0)} MB (PyTorch ${torchVersion}, ${args['torch-compile'] ? 'torch.compile' : 'eager'}, ${threads} threads)`);
   console.log(`  vhssl / PyTorch: median ${(tmed / med).toFixed(3)}×   best ${(Math.min(...torchMs) / Math.min(...total)).toFixed(3)}×`);
   return { clips, ratio: gflops / reference, torch: { clips: tclips, ratio: tgflops / reference, peakRssMb: torchRss }, peakRssMb };
 }
@@ -206,7 +207,7 @@ if (args['steps-per-run'] !== undefined) {
 function scale(rounds: number): void {
   const points: Geometry[] = [{ frames: 8, size: 64 }, { frames: 16, size: 64 }, { frames: 32, size: 64 }, { frames: 8, size: 128 }];
   const rows = points.map((g) => {
-    const argv = [...process.execArgv, fileURLToPath(import.meta.url), '--only', 'st', '--geometry', `${g.frames},${g.size}`, '--rounds', String(rounds), '--steps', String(STEPS), '--threads', String(threads), ...(args['no-torch'] ? ['--no-torch'] : [])];
+    const argv = [...process.execArgv, fileURLToPath(import.meta.url), '--only', 'st', '--geometry', `${g.frames},${g.size}`, '--rounds', String(rounds), '--steps', String(STEPS), '--threads', String(threads), ...(args['no-torch'] ? ['--no-torch'] : []), ...(args['torch-compile'] ? ['--torch-compile'] : [])];
     const r = spawnSync(process.execPath, argv, { encoding: 'utf8' });
     if (r.status !== 0) throw new Error(`bench-st at ${g.frames} frames of ${g.size}²: ${r.stderr}`);
     const num = (re: RegExp) => Number(re.exec(r.stdout)?.[1] ?? NaN);
@@ -256,7 +257,7 @@ async function infer(rounds: number, python: string | null): Promise<void> {
       await encoder.run(video, [EMBEDDING]);
       if (r > 0 || i >= 5) ours.push(performance.now() - t0);
     }
-    if (python) theirs.push(...torchSteps(python, 'bench-st', threads, STEPS, 3, undefined, true).steps_ms);
+    if (python) theirs.push(...torchSteps(python, 'bench-st', { threads, steps: STEPS, warmup: 3, infer: true, compile: args['torch-compile'] }).steps_ms);
   }
   await encoder.release();
   console.log(`bench-st encoder, no-grad forward of ${B} clips (${rounds} rounds of ${STEPS}, ${threads} threads):`);

@@ -13,7 +13,7 @@ export function torchPython(): string | null {
   return null;
 }
 
-export const NO_TORCH = 'no python3 that imports torch (apt-get install -y python3-torch libopenblas0-pthread, or set PYTHON)';
+export const NO_TORCH = 'no python3 that imports torch (apt-get install -y python3-torch libopenblas0-pthread for PyTorch 1.13; sudo sh bench/torch2-root.sh for 2.6; or set PYTHON)';
 
 export interface TorchSteps {
   steps_ms: number[];
@@ -34,14 +34,24 @@ export type TorchConfig = 'bench-st' | 'bench-s3d';
  */
 const MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=4294967296:glibc.malloc.trim_threshold=4294967296';
 
-/**
- * `steps` timed steps of `config`'s PyTorch reference after `warmup` untimed ones, on `threads` threads (clips of
- * `geometry`); `infer`: its encoder's no-grad forward instead of a training step.
- */
-export function torchSteps(python: string, config: TorchConfig, threads: number, steps: number, warmup: number, geometry?: { frames: number; size: number }, infer = false): TorchSteps {
-  const shape = [...(geometry ? ['--frames', String(geometry.frames), '--size', String(geometry.size)] : []), ...(infer ? ['--infer'] : [])];
+export interface TorchRun {
+  threads: number;
+  steps: number;
+  /** Untimed steps first. */
+  warmup: number;
+  /** Clips of this shape instead of the config's. */
+  geometry?: { frames: number; size: number };
+  /** The encoder's no-grad forward instead of a training step. */
+  infer?: boolean;
+  /** torch.compile the model (PyTorch 2.x; the first warmup step compiles). */
+  compile?: boolean;
+}
+
+/** `o.steps` timed steps of `config`'s PyTorch reference after `o.warmup` untimed ones. */
+export function torchSteps(python: string, config: TorchConfig, o: TorchRun): TorchSteps {
+  const shape = [...(o.geometry ? ['--frames', String(o.geometry.frames), '--size', String(o.geometry.size)] : []), ...(o.infer ? ['--infer'] : []), ...(o.compile ? ['--compile'] : [])];
   const env = { ...process.env, GLIBC_TUNABLES: [process.env.GLIBC_TUNABLES, MALLOC_TUNABLES].filter(Boolean).join(':') };
-  const args = [TORCH_STEP, '--config', config, '--bench', '--threads', String(threads), '--steps', String(steps), '--warmup', String(warmup), ...shape];
+  const args = [TORCH_STEP, '--config', config, '--bench', '--threads', String(o.threads), '--steps', String(o.steps), '--warmup', String(o.warmup), ...shape];
   const r = spawnSync(python, args, { encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(`${TORCH_STEP} --bench failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchSteps;

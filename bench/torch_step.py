@@ -8,14 +8,17 @@
 # Parameters are named as vhssl names them, so artifacts' init.safetensors loads by name.
 #
 #   python3 bench/torch_step.py [--config bench-s3d] --check DIR   # DIR: init.safetensors, batch.safetensors, expected.json (torch-check.ts)
-#   python3 bench/torch_step.py [--config bench-s3d] --bench --threads 1 --steps 20 --warmup 3 [--infer] [--frames F --size S]
+#   python3 bench/torch_step.py [--config bench-s3d] --bench --threads 1 --steps 20 --warmup 3 [--infer] [--compile] [--frames F --size S]
 #
-# Fast paths (PyTorch 1.13, Debian's python3-torch): torch.compile does not exist, so there is no --compile. The S3D
-# stem's convolutions run on oneDNN (torch.backends.mkldnn, on by default; without it a bench-s3d step takes 2.1× as
-# long, 2 threads). channels_last_3d does not pay: 1.13's conv3d returns a channels-first result whatever the layout of
-# its input and weight, so channels-last inputs and weights only add conversions (bench-s3d steps ~10% slower, best and
-# lower quartile of paired steps). Large allocations: bench/torch.ts runs --bench with glibc's mmap and trim thresholds
-# raised (GLIBC_TUNABLES), so that freed activations are reused rather than mapped afresh every step.
+# Fast paths. PyTorch 2.6 (Debian trixie, bench/torch2-root.sh): --compile (TorchInductor on the forward and, through
+# AOTAutograd, the backward) works on this model but is slower on bench-st: 86–96 ms a step against eager's ~42 ms
+# (2 threads), so bench/step.ts runs eager unless given --torch-compile. PyTorch 1.13 (Debian bookworm) has no
+# torch.compile. The S3D stem's convolutions run on oneDNN (torch.backends.mkldnn, on by default; without it a
+# bench-s3d step takes 2.1× as long on 1.13, 2 threads). channels_last_3d does not pay on 1.13: its conv3d returns a
+# channels-first result whatever the layout of its input and weight, so channels-last inputs and weights only add
+# conversions (bench-s3d steps ~10% slower, best and lower quartile of paired steps). Large allocations: bench/torch.ts
+# runs --bench with glibc's mmap and trim thresholds raised (GLIBC_TUNABLES), so that freed activations are reused
+# rather than mapped afresh every step.
 import argparse
 import json
 import math
@@ -491,11 +494,16 @@ def check(dir_, float64=False):
     return 0 if ok else 1
 
 
-def bench(threads, steps, warmup, seed, infer=False):
+def bench(threads, steps, warmup, seed, infer=False, compile=False):
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model = Model()
+    if compile:  # TorchInductor: the forward, and through AOTAutograd its backward, as generated C++ kernels
+        if not hasattr(torch, "compile"):
+            raise SystemExit(f"--compile: PyTorch {torch.__version__} has no torch.compile (2.0 or later has)")
+        model.forward = torch.compile(model.forward)
+        model.embedding = torch.compile(model.embedding)
     opts = model.optimizers()
     step = make_step(model, opts)
     video = torch.randn(B, FRAMES, H, W, 3, generator=gen)
@@ -526,6 +534,7 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--compile", action="store_true", help="--bench: torch.compile the model's forward (and so its backward) and its embedding")
     ap.add_argument("--infer", action="store_true", help="--bench: time the encoder's no-grad forward (embedding) instead of a step")
     ap.add_argument("--frames", type=int, default=FRAMES, help="--bench: frames per clip (default the configs' 8)")
     ap.add_argument("--size", type=int, default=H, help="--bench: frame height and width (default the configs' 64)")
@@ -535,7 +544,7 @@ def main():
         torch.set_num_threads(a.threads)
         return check(a.check, a.float64)
     if a.bench:
-        return bench(a.threads, a.steps, a.warmup, a.seed, a.infer)
+        return bench(a.threads, a.steps, a.warmup, a.seed, a.infer, a.compile)
     ap.error("give --check DIR or --bench")
 
 
