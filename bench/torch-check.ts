@@ -6,8 +6,7 @@
 // parameter, BatchNorm buffer and momentum slot: sum, Σx², Σ|x| of its value after the step, and per parameter and
 // buffer of its change), then runs `python3 bench/torch_step.py --config <config> --check DIR` and exits with its status.
 // Run: npx tsx bench/torch-check.ts [--config bench-st|bench-s3d] [--keep] [--float64: also the step in float64, and each side's
-// distance from it for the S3D stem's parameters]   (PYTHON=… picks the interpreter; else the first of python3,
-// /usr/bin/python3 that imports torch)
+// distance from it for the S3D stem's parameters]   (PYTHON=… picks the interpreter; else bench/torch.ts's torchPython)
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';

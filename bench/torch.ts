@@ -4,10 +4,13 @@ import { fileURLToPath } from 'node:url';
 
 export const TORCH_STEP = fileURLToPath(new URL('./torch_step.py', import.meta.url));
 
-/** $PYTHON, else the first of python3, /usr/bin/python3 that imports torch; null when none does. */
+/**
+ * $PYTHON, else the first that imports torch of: python3-torch2 (PyTorch 2.x, bench/torch2-root.sh), python3,
+ * /usr/bin/python3; null when none does.
+ */
 export function torchPython(): string | null {
   if (process.env.PYTHON) return process.env.PYTHON;
-  for (const py of ['python3', '/usr/bin/python3']) {
+  for (const py of ['python3-torch2', 'python3', '/usr/bin/python3']) {
     if (spawnSync(py, ['-c', 'import torch'], { stdio: 'ignore' }).status === 0) return py;
   }
   return null;
