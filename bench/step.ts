@@ -39,7 +39,7 @@ import { Rng } from '../src/rng.ts';
 import { readFileSync } from 'node:fs';
 import { modelSpec } from '../src/graph/model/from-config.ts';
 import { stepGraph } from '../src/graph/model/graphs.ts';
-import { NO_TORCH, torchPython, torchSteps, type TorchConfig } from './torch.ts';
+import { NO_TORCH, torchPython, torchSteps, TorchServer, type TorchConfig } from './torch.ts';
 
 const { values: args } = parseArgs({ options: { 'plain-node': { type: 'boolean' }, 'torch-compile': { type: 'boolean' }, steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' }, 'steps-per-run': { type: 'string' }, rounds: { type: 'string' }, 'no-torch': { type: 'boolean' }, scale: { type: 'boolean' }, infer: { type: 'boolean' }, geometry: { type: 'string' } } });
 if (!args['plain-node'] && !NODE_FLAGS.every((f) => process.execArgv.includes(f))) {
@@ -78,9 +78,9 @@ interface Measured {
 }
 
 /**
- * `file`'s fused step on onnxruntime-node, in `rounds` rounds of STEPS steps (after 5 warmup steps, and 8 in each later
- * round when there is a reference); with `python`, each round is followed by STEPS steps of its PyTorch reference
- * (bench/torch_step.py --config `file`, after 3 warmup steps), so both are measured side by side under the same load. Per-step times over all rounds: median and best.
+ * `file`'s fused step on onnxruntime-node, in `rounds` rounds of STEPS steps (after 5 warmup steps); with `python`,
+ * each round is followed by STEPS steps of its PyTorch reference (bench/torch_step.py --config `file` in one process
+ * kept running, after 3 warmup steps), so both are measured side by side under the same load, both warm. Per-step times over all rounds: median and best.
  */
 async function bench(name: string, file: TorchConfig, reference: number, rounds: number, python: string | null, geometry?: Geometry): Promise<Measured> {
   const { config, hash } = loadConfig({ file, set: geometry ? [`data.frames=${geometry.frames}`, `data.height=${geometry.size}`, `data.width=${geometry.size}`] : [] });
@@ -103,11 +103,9 @@ async function bench(name: string, file: TorchConfig, reference: number, rounds:
   const torchMs: number[] = [];
   let torchRss = 0;
   let torchVersion = '';
+  const server = python ? TorchServer.start(python, file, { threads, warmup: 3, geometry, compile: args['torch-compile'] }) : null;
   for (let round = 0; round < rounds; round++) {
-    // Untimed steps first in every round, as the reference's new process has: after a PyTorch round, vhssl's first
-    // steps are slow on this VM while its memory and code come back from the other process (measured on bench-st:
-    // 320, 115, 115, 112, 99, 75 ms, then ~40 ms steps as before it).
-    const warmup = round === 0 ? 5 : python ? 8 : 0;
+    const warmup = round === 0 ? 5 : 0;
     for (let i = 0; i < STEPS + warmup; i++) {
       const t0 = performance.now();
       const feeds = batchFeeds(m, rng, { x: video, labels }, null);
@@ -118,13 +116,14 @@ async function bench(name: string, file: TorchConfig, reference: number, rounds:
         run.push(runner.lastRunMs);
       }
     }
-    if (python) {
-      const t = torchSteps(python, file, { threads, steps: STEPS, warmup: 3, geometry, compile: args['torch-compile'] });
+    if (server) {
+      const t = await server.steps(STEPS);
       torchMs.push(...t.steps_ms);
       torchRss = Math.max(torchRss, t.peak_rss_mb);
       torchVersion = t.torch;
     }
   }
+  await server?.close();
   await runner.release();
   rmSync(dir, { recursive: true, force: true });
   const med = median(total);

@@ -1,5 +1,6 @@
 // The PyTorch reference of bench-st and bench-s3d (bench/torch_step.py): which python runs it, and its timed steps.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 export const TORCH_STEP = fileURLToPath(new URL('./torch_step.py', import.meta.url));
@@ -50,12 +51,53 @@ export interface TorchRun {
   compile?: boolean;
 }
 
-/** `o.steps` timed steps of `config`'s PyTorch reference after `o.warmup` untimed ones. */
+const benchArgs = (config: TorchConfig, o: Omit<TorchRun, 'steps'> & { steps?: number }): string[] => [
+  TORCH_STEP, '--config', config, '--bench', '--threads', String(o.threads), '--warmup', String(o.warmup),
+  ...(o.steps === undefined ? ['--serve'] : ['--steps', String(o.steps)]),
+  ...(o.geometry ? ['--frames', String(o.geometry.frames), '--size', String(o.geometry.size)] : []),
+  ...(o.infer ? ['--infer'] : []), ...(o.compile ? ['--compile'] : []),
+];
+const benchEnv = () => ({ ...process.env, GLIBC_TUNABLES: [process.env.GLIBC_TUNABLES, MALLOC_TUNABLES].filter(Boolean).join(':') });
+
+/** `o.steps` timed steps of `config`'s PyTorch reference after `o.warmup` untimed ones, in a process of their own. */
 export function torchSteps(python: string, config: TorchConfig, o: TorchRun): TorchSteps {
-  const shape = [...(o.geometry ? ['--frames', String(o.geometry.frames), '--size', String(o.geometry.size)] : []), ...(o.infer ? ['--infer'] : []), ...(o.compile ? ['--compile'] : [])];
-  const env = { ...process.env, GLIBC_TUNABLES: [process.env.GLIBC_TUNABLES, MALLOC_TUNABLES].filter(Boolean).join(':') };
-  const args = [TORCH_STEP, '--config', config, '--bench', '--threads', String(o.threads), '--steps', String(o.steps), '--warmup', String(o.warmup), ...shape];
-  const r = spawnSync(python, args, { encoding: 'utf8', env });
+  const r = spawnSync(python, benchArgs(config, o), { encoding: 'utf8', env: benchEnv() });
   if (r.status !== 0) throw new Error(`${TORCH_STEP} --bench failed (${r.status}): ${r.stderr}`);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchSteps;
+}
+
+/**
+ * `config`'s PyTorch reference kept running between rounds (torch_step.py --serve): warmed up once, then `steps(n)`
+ * times n more steps. A process started afresh for every round of a side-by-side benchmark would pay its start in its
+ * warmup, while the other engine's first steps after it ran are slow on a VM (its memory comes back): both stay warm.
+ */
+export class TorchServer {
+  private readonly lines: AsyncIterator<string>;
+  private stderr = '';
+
+  private constructor(private readonly child: ChildProcess) {
+    child.stderr!.on('data', (d: Buffer) => (this.stderr += d.toString()));
+    this.lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+  }
+
+  static start(python: string, config: TorchConfig, o: Omit<TorchRun, 'steps'>): TorchServer {
+    return new TorchServer(spawn(python, benchArgs(config, o), { env: benchEnv(), stdio: ['pipe', 'pipe', 'pipe'] }));
+  }
+
+  /** Times `n` more steps (the first call also waits for the warmup). */
+  async steps(n: number): Promise<TorchSteps> {
+    this.child.stdin!.write(`${n}\n`);
+    for (;;) {
+      const line = await this.lines.next();
+      if (line.done) throw new Error(`${TORCH_STEP} --serve ended (${this.child.exitCode}): ${this.stderr}`);
+      if (line.value.startsWith('{')) return JSON.parse(line.value) as TorchSteps;
+    }
+  }
+
+  /** Ends the reference's process (its stdin closes) and waits for it. */
+  async close(): Promise<void> {
+    const exited = new Promise<void>((resolve) => (this.child.exitCode !== null ? resolve() : this.child.once('exit', () => resolve())));
+    this.child.stdin!.end();
+    await exited;
+  }
 }

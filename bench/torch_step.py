@@ -8,7 +8,7 @@
 # Parameters are named as vhssl names them, so artifacts' init.safetensors loads by name.
 #
 #   python3 bench/torch_step.py [--config bench-s3d] --check DIR   # DIR: init.safetensors, batch.safetensors, expected.json (torch-check.ts)
-#   python3 bench/torch_step.py [--config bench-s3d] --bench --threads 1 --steps 20 --warmup 3 [--infer] [--compile] [--frames F --size S]
+#   python3 bench/torch_step.py [--config bench-s3d] --bench --threads 1 --steps 20 --warmup 3 [--infer] [--compile] [--serve] [--frames F --size S]
 #
 # Fast paths. PyTorch 2.6 (Debian trixie, bench/torch2-root.sh): --compile (TorchInductor on the forward and, through
 # AOTAutograd, the backward) works on this model but is slower on bench-st: 86–96 ms a step against eager's ~42 ms
@@ -494,7 +494,12 @@ def check(dir_, float64=False):
     return 0 if ok else 1
 
 
-def bench(threads, steps, warmup, seed, infer=False, compile=False):
+def bench(threads, steps, warmup, seed, infer=False, compile=False, serve=False):
+    """
+    `warmup` untimed steps, then `steps` timed ones, reported as one JSON line; with `serve`, after the warmup each line
+    N read from stdin times N more steps and reports them, until stdin ends (the process and its memory stay warm
+    between the rounds of bench/step.ts, as vhssl's do).
+    """
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -507,20 +512,30 @@ def bench(threads, steps, warmup, seed, infer=False, compile=False):
     opts = model.optimizers()
     step = make_step(model, opts)
     video = torch.randn(B, FRAMES, H, W, 3, generator=gen)
-    times = []
-    for i in range(warmup + steps):
-        positions = {n: torch.randint(0, r, shape, generator=gen) for n, (shape, r) in POSITIONS.items()}
-        t0 = time.perf_counter()
-        if infer:  # the encoder's no-grad evaluation forward: the embedding of the batch
-            model.embedding(video).sum().item()
-        else:
-            out = step(video, positions)
-            out["loss.space"].item()  # eager CPU ops are synchronous; this reads the result all the same
-        dt = (time.perf_counter() - t0) * 1000
-        if i >= warmup:
-            times.append(dt)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"steps_ms": [round(t, 3) for t in times], "peak_rss_mb": round(rss, 1), "threads": threads, "torch": torch.__version__}))
+
+    def run(n):
+        times = []
+        for _ in range(n):
+            positions = {n: torch.randint(0, r, shape, generator=gen) for n, (shape, r) in POSITIONS.items()}
+            t0 = time.perf_counter()
+            if infer:  # the encoder's no-grad evaluation forward: the embedding of the batch
+                model.embedding(video).sum().item()
+            else:
+                out = step(video, positions)
+                out["loss.space"].item()  # eager CPU ops are synchronous; this reads the result all the same
+            times.append((time.perf_counter() - t0) * 1000)
+        return times
+
+    def report(times):
+        rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        print(json.dumps({"steps_ms": [round(t, 3) for t in times], "peak_rss_mb": round(rss, 1), "threads": threads, "torch": torch.__version__}), flush=True)
+
+    run(warmup)
+    if not serve:
+        report(run(steps))
+        return 0
+    for line in sys.stdin:
+        report(run(int(line)))
     return 0
 
 
@@ -534,6 +549,7 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--serve", action="store_true", help="--bench: after the warmup, time N more steps for each line N on stdin")
     ap.add_argument("--compile", action="store_true", help="--bench: torch.compile the model's forward (and so its backward) and its embedding")
     ap.add_argument("--infer", action="store_true", help="--bench: time the encoder's no-grad forward (embedding) instead of a step")
     ap.add_argument("--frames", type=int, default=FRAMES, help="--bench: frames per clip (default the configs' 8)")
@@ -544,7 +560,7 @@ def main():
         torch.set_num_threads(a.threads)
         return check(a.check, a.float64)
     if a.bench:
-        return bench(a.threads, a.steps, a.warmup, a.seed, a.infer, a.compile)
+        return bench(a.threads, a.steps, a.warmup, a.seed, a.infer, a.compile, a.serve)
     ap.error("give --check DIR or --bench")
 
 
