@@ -39,7 +39,7 @@ import { Rng } from '../src/rng.ts';
 import { readFileSync } from 'node:fs';
 import { modelSpec } from '../src/graph/model/from-config.ts';
 import { stepGraph } from '../src/graph/model/graphs.ts';
-import { NO_TORCH, torchPython, torchSteps, TorchServer, type TorchConfig } from './torch.ts';
+import { NO_TORCH, torchPython, TorchServer, type TorchConfig } from './torch.ts';
 
 const { values: args } = parseArgs({ options: { 'plain-node': { type: 'boolean' }, 'torch-compile': { type: 'boolean' }, steps: { type: 'string' }, threads: { type: 'string' }, only: { type: 'string' }, 'steps-per-run': { type: 'string' }, rounds: { type: 'string' }, 'no-torch': { type: 'boolean' }, scale: { type: 'boolean' }, infer: { type: 'boolean' }, geometry: { type: 'string' } } });
 if (!args['plain-node'] && !NODE_FLAGS.every((f) => process.execArgv.includes(f))) {
@@ -250,14 +250,16 @@ async function infer(rounds: number, python: string | null): Promise<void> {
   const video = new ort.Tensor('float32', new Float32Array(B * frames * height * width * 3).map(() => rng.normal()), [B, frames, height, width, 3]);
   const ours: number[] = [];
   const theirs: number[] = [];
+  const server = python ? TorchServer.start(python, 'bench-st', { threads, warmup: 3, infer: true, compile: args['torch-compile'] }) : null;
   for (let r = 0; r < rounds; r++) {
     for (let i = 0; i < STEPS + (r === 0 ? 5 : 0); i++) {
       const t0 = performance.now();
       await encoder.run(video, [EMBEDDING]);
       if (r > 0 || i >= 5) ours.push(performance.now() - t0);
     }
-    if (python) theirs.push(...torchSteps(python, 'bench-st', { threads, steps: STEPS, warmup: 3, infer: true, compile: args['torch-compile'] }).steps_ms);
+    if (server) theirs.push(...(await server.steps(STEPS)).steps_ms);
   }
+  await server?.close();
   await encoder.release();
   console.log(`bench-st encoder, no-grad forward of ${B} clips (${rounds} rounds of ${STEPS}, ${threads} threads):`);
   console.log(`  vhssl (exported encoder, onnxruntime-node)  median ${median(ours).toFixed(2)} ms   best ${Math.min(...ours).toFixed(2)} ms   → ${((B / median(ours)) * 1000).toFixed(0)} clips/s`);

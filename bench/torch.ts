@@ -40,7 +40,6 @@ const MALLOC_TUNABLES = 'glibc.malloc.mmap_threshold=4294967296:glibc.malloc.tri
 
 export interface TorchRun {
   threads: number;
-  steps: number;
   /** Untimed steps first. */
   warmup: number;
   /** Clips of this shape instead of the config's. */
@@ -49,21 +48,6 @@ export interface TorchRun {
   infer?: boolean;
   /** torch.compile the model (PyTorch 2.x; the first warmup step compiles). */
   compile?: boolean;
-}
-
-const benchArgs = (config: TorchConfig, o: Omit<TorchRun, 'steps'> & { steps?: number }): string[] => [
-  TORCH_STEP, '--config', config, '--bench', '--threads', String(o.threads), '--warmup', String(o.warmup),
-  ...(o.steps === undefined ? ['--serve'] : ['--steps', String(o.steps)]),
-  ...(o.geometry ? ['--frames', String(o.geometry.frames), '--size', String(o.geometry.size)] : []),
-  ...(o.infer ? ['--infer'] : []), ...(o.compile ? ['--compile'] : []),
-];
-const benchEnv = () => ({ ...process.env, GLIBC_TUNABLES: [process.env.GLIBC_TUNABLES, MALLOC_TUNABLES].filter(Boolean).join(':') });
-
-/** `o.steps` timed steps of `config`'s PyTorch reference after `o.warmup` untimed ones, in a process of their own. */
-export function torchSteps(python: string, config: TorchConfig, o: TorchRun): TorchSteps {
-  const r = spawnSync(python, benchArgs(config, o), { encoding: 'utf8', env: benchEnv() });
-  if (r.status !== 0) throw new Error(`${TORCH_STEP} --bench failed (${r.status}): ${r.stderr}`);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as TorchSteps;
 }
 
 /**
@@ -80,8 +64,14 @@ export class TorchServer {
     this.lines = createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
   }
 
-  static start(python: string, config: TorchConfig, o: Omit<TorchRun, 'steps'>): TorchServer {
-    return new TorchServer(spawn(python, benchArgs(config, o), { env: benchEnv(), stdio: ['pipe', 'pipe', 'pipe'] }));
+  static start(python: string, config: TorchConfig, o: TorchRun): TorchServer {
+    const args = [
+      TORCH_STEP, '--config', config, '--bench', '--serve', '--threads', String(o.threads), '--warmup', String(o.warmup),
+      ...(o.geometry ? ['--frames', String(o.geometry.frames), '--size', String(o.geometry.size)] : []),
+      ...(o.infer ? ['--infer'] : []), ...(o.compile ? ['--compile'] : []),
+    ];
+    const env = { ...process.env, GLIBC_TUNABLES: [process.env.GLIBC_TUNABLES, MALLOC_TUNABLES].filter(Boolean).join(':') };
+    return new TorchServer(spawn(python, args, { env, stdio: ['pipe', 'pipe', 'pipe'] }));
   }
 
   /** Times `n` more steps (the first call also waits for the warmup). */
