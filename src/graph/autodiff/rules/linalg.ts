@@ -5,17 +5,18 @@ import type { linalgOps } from '../../ops/linalg.ts';
 import { fmtShape } from '../../shape.ts';
 import type { GradEntry } from '../rule.ts';
 
-/** Whether `perm` swaps the last two axes and keeps the others. */
-const isLastTwoSwap = (perm: readonly number[]) =>
-  perm.length >= 2 && perm.every((p, i) => (i < perm.length - 2 ? p === i : p === perm.length * 2 - 3 - i));
+/** The permutation that swaps the last two of `rank` axes and keeps the others. */
+const swapLastTwo = (rank: number) => [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2];
 
+/** Whether `perm` swaps the last two axes and keeps the others. */
+const isLastTwoSwap = (perm: readonly number[]) => perm.length >= 2 && swapLastTwo(perm.length).every((p, i) => p === perm[i]);
+
+/** A Transpose node's perm (its default: all axes reversed). */
 const permOf = (n: Node): readonly number[] => {
   const a = n.attrs.perm;
   const rank = n.inputs[0]!.shape.length;
   return a && 'ints' in a ? a.ints : Array.from({ length: rank }, (_, i) => rank - 1 - i);
 };
-
-const swapLastTwo = (rank: number) => [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2];
 
 /** Whether `v` is computed by a Transpose that swaps its input's last two axes. */
 const isMT = (v: Value) => v.producer?.opType === 'Transpose' && v.producer.domain === '' && isLastTwoSwap(permOf(v.producer));
