@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import type * as ort from 'onnxruntime-node';
 import { loadConfig } from '../src/config/index.ts';
-import { NO_TORCH, TORCH_STEP, torchPython } from './torch.ts';
+import { NO_TORCH, TORCH_CONFIGS, TORCH_STEP, torchPython } from './torch.ts';
 import { buildArtifacts } from '../src/graph/artifacts.ts';
 import { samplePositions } from '../src/graph/model/positions.ts';
 import { EMBEDDING, gradNormName, lossName, VIDEO } from '../src/graph/names.ts';
@@ -27,8 +27,7 @@ import { FusedStepper } from '../src/runtime/stepper.ts';
 import { Rng } from '../src/rng.ts';
 
 const { values: args } = parseArgs({ options: { keep: { type: 'boolean' }, float64: { type: 'boolean' }, config: { type: 'string', default: 'bench-st' } } });
-const CONFIGS = ['bench-st', 'bench-s3d'];
-if (!CONFIGS.includes(args.config)) throw new Error(`--config: expected one of ${CONFIGS.join(', ')}, got ${args.config}`);
+if (!(TORCH_CONFIGS as readonly string[]).includes(args.config)) throw new Error(`--config: expected one of ${TORCH_CONFIGS.join(', ')}, got ${args.config}`);
 
 interface Checksum {
   sum: number;

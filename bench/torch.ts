@@ -26,7 +26,8 @@ export interface TorchSteps {
 }
 
 /** The configurations the reference ports (bench/torch_step.py --config). */
-export type TorchConfig = 'bench-st' | 'bench-s3d';
+export const TORCH_CONFIGS = ['bench-st', 'bench-s3d'] as const;
+export type TorchConfig = (typeof TORCH_CONFIGS)[number];
 
 /**
  * glibc malloc settings for the reference's process. PyTorch 1.13 has no caching CPU allocator: every activation above

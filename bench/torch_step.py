@@ -388,6 +388,19 @@ def momenta(model, opts):
     return out
 
 
+def loaded(dir_):
+    """The model at DIR's initial state (init.safetensors) and DIR's batch (batch.safetensors)."""
+    torch.manual_seed(0)
+    model = Model()
+    model.load(read_safetensors(f"{dir_}/init.safetensors"))
+    return model, read_safetensors(f"{dir_}/batch.safetensors")
+
+
+def positions_of(batch):
+    """The batch's sampled prediction positions (its `pos.*` entries)."""
+    return {k: v for k, v in batch.items() if k.startswith("pos.")}
+
+
 def float64_audit(dir_, exp, got32):
     """
     The step again in float64 from the same initial state and batch; per tensor held to TOL_STEM, how far each float32
@@ -396,12 +409,9 @@ def float64_audit(dir_, exp, got32):
     """
     torch.set_default_dtype(torch.float64)
     try:
-        torch.manual_seed(0)
-        model = Model()
-        model.load(read_safetensors(f"{dir_}/init.safetensors"))
-        batch = read_safetensors(f"{dir_}/batch.safetensors")
+        model, batch = loaded(dir_)
         opts = model.optimizers()
-        make_step(model, opts)(batch["video"].double(), {k: v for k, v in batch.items() if k.startswith("pos.")})
+        make_step(model, opts)(batch["video"].double(), positions_of(batch))
         ref = momenta(model, opts)
     finally:
         torch.set_default_dtype(torch.float32)
@@ -413,11 +423,8 @@ def float64_audit(dir_, exp, got32):
 
 
 def check(dir_, float64=False):
-    torch.manual_seed(0)
-    model = Model()
-    model.load(read_safetensors(f"{dir_}/init.safetensors"))
+    model, batch = loaded(dir_)
     init = {n: v.detach().clone() for n, v in {**model.p, **model.buf}.items()}
-    batch = read_safetensors(f"{dir_}/batch.safetensors")
     with open(f"{dir_}/expected.json") as f:
         exp = json.load(f)
     ok = True
@@ -428,7 +435,7 @@ def check(dir_, float64=False):
         ok &= r <= TOL  # the forward: no cancelling gradient sums, so the stem needs no more than TOL
         print(f"  {'embedding (encoder)':24s} {emb.numel()} values, largest difference / largest value {r:.2e}")
     opts = model.optimizers()
-    out = make_step(model, opts)(batch["video"], {k: v for k, v in batch.items() if k.startswith("pos.")})
+    out = make_step(model, opts)(batch["video"], positions_of(batch))
 
     rel = lambda a, b, scale: abs(a - b) / max(scale, 1e-30)
     for name, v in exp["scalars"].items():
